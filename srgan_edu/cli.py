@@ -1,0 +1,56 @@
+"""The command line: ``python -m srgan_edu`` (or ``srgan-edu``) and its subcommands.
+
+Each subcommand lives in the module of its lesson, which adds its own arguments and runs
+it; this file only wires them together, so "go to definition" leads to the real code:
+
+- ``evaluate``  -> :mod:`srgan_edu.evaluation` (lessons 02 and 07)
+- ``download``  -> :mod:`srgan_edu.data`
+- ``train``     -> :mod:`srgan_edu.training` (lessons 06 and 08)
+- ``benchmark`` -> :mod:`srgan_edu.benchmark`
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from srgan_edu import __version__, benchmark, data, evaluation, training
+
+    parser = argparse.ArgumentParser(
+        prog="srgan-edu",
+        description="srgan-edu: learn single-image super-resolution by building SRGAN.",
+    )
+    parser.add_argument("--version", action="version", version=f"srgan-edu {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub = commands.add_parser("evaluate", help="PSNR/SSIM with the paper's protocol (bicubic or a checkpoint)")
+    evaluation.add_cli_arguments(sub)
+    sub.set_defaults(run=evaluation.cli_main)
+
+    sub = commands.add_parser("download", help="download and verify DIV2K, Set5, Set14 or BSD100")
+    data.add_cli_arguments(sub)
+    sub.set_defaults(run=data.cli_main)
+
+    sub = commands.add_parser("train", help="train SRResNet or SRGAN (also under torchrun)")
+    training.add_cli_arguments(sub)
+    sub.set_defaults(run=training.cli_main)
+
+    sub = commands.add_parser("benchmark", help="training throughput on this machine")
+    benchmark.add_cli_arguments(sub)
+    sub.set_defaults(run=benchmark.cli_main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

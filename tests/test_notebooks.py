@@ -1,0 +1,108 @@
+"""Every course notebook: committed clean, with a parameters cell, and executed in fast mode.
+
+The static checks are quick; the executions (marker ``notebook``) run each notebook with
+papermill exactly as ``make course`` does and keep the executed copies under
+``test-artifacts/notebooks/`` for a look after a failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+import srgan_edu
+from srgan_edu.course import REPO_ROOT, course_notebooks, execute_notebook, is_exercise
+
+NOTEBOOKS = course_notebooks()
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "notebooks"
+
+
+def _ids(paths):
+    return [f"{p.parent.name}/{p.stem}" for p in paths]
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def test_the_course_has_its_lessons():
+    lessons = [p.name for p in NOTEBOOKS if p.parent.name == "notebooks"]
+    assert lessons, "no lesson notebooks found under notebooks/"
+    assert lessons[0].startswith("00_"), lessons
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_committed_clean(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", "kernel must be python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    with_outputs = [i for i, c in enumerate(code) if c.get("outputs") or c.get("execution_count")]
+    assert not with_outputs, f"code cells {with_outputs} carry outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_has_a_parameters_cell_with_full_mode_values(path):
+    code = [c for c in _cells(path) if c["cell_type"] == "code"]
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one code cell must carry the papermill tag 'parameters'"
+    source = _source(tagged[0])
+    ast.parse(source)
+    assert "full" in source.lower(), "the parameters cell must say what the full-mode values are"
+
+
+def _library_function_names() -> set[str]:
+    import importlib
+    import pkgutil
+
+    names = set()
+    for info in pkgutil.iter_modules(srgan_edu.__path__):
+        if info.name in ("cli", "__main__", "course"):
+            continue
+        module = importlib.import_module(f"srgan_edu.{info.name}")
+        for name, obj in vars(module).items():
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("_"):
+                names.add(name)
+    return names
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not is_exercise(p) and p.parent.name == "notebooks"],
+                         ids=_ids([p for p in NOTEBOOKS if not is_exercise(p) and p.parent.name == "notebooks"]))
+def test_lesson_defines_no_private_copy_of_a_library_function(path):
+    library = _library_function_names()
+    copies = []
+    for cell in _cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        source = "\n".join(line for line in _source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef) and node.name in library:
+                copies.append(node.name)
+    assert not copies, f"the lesson redefines library functions {copies}; import them from srgan_edu instead"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_in_fast_mode(path, tmp_path):
+    output_path = ARTIFACTS / path.parent.name / path.name
+    run = execute_notebook(path, output_path, cwd=tmp_path)
+    executed = json.loads(output_path.read_text(encoding="utf-8"))
+    if is_exercise(path):
+        assert run.stopped_at_exercise
+        return
+    images = [
+        out
+        for cell in executed["cells"]
+        if cell["cell_type"] == "code"
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
+    ]
+    assert images, f"{path.name} ran but showed no figure; every lesson shows real pictures"
