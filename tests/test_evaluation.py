@@ -118,17 +118,22 @@ def test_cli_names_the_download_for_a_missing_set(benchmark_dir, capsys):
     assert "python -m srgan_edu download BSD100" in capsys.readouterr().err
 
 
-def test_cli_evaluates_a_checkpoint(tmp_path, capsys):
-    from srgan_edu import training
-
-    if not hasattr(training, "load_generator"):
-        pytest.fail("training.load_generator is missing")
+def test_cli_evaluates_a_checkpoint(benchmark_dir, tmp_path, capsys):
     from srgan_edu.srresnet import SRResNet
+    from srgan_edu.training import TrainConfig, train_srresnet
 
     generator = SRResNet(scale=2, num_features=8, num_blocks=1)
-    checkpoint = tmp_path / "g.pt"
-    training.save_generator_checkpoint(generator, checkpoint) if hasattr(training, "save_generator_checkpoint") else pytest.skip(
-        "no helper to write a generator-only checkpoint")
-    code = cli(["evaluate", "--checkpoint", str(checkpoint), "--builtin", "--scale", "2", "--tile", "32"])
+    config = TrainConfig.srresnet(steps=1, batch_size=1, hr_crop=16, scale=2, val_every=0, checkpoint_every=1)
+    result = train_srresnet(generator, [from_uint8(_photo())], config, run_dir=tmp_path / "run", progress=False)
+    checkpoint = sorted((tmp_path / "run" / "checkpoints").glob("step_*.pt"))[-1]
+    assert result is not None
+    data_args = ["--data-dir", str(benchmark_dir), "--sets", "Set5"]
+    code = cli(["evaluate", "--checkpoint", str(checkpoint), *data_args, "--scale", "2", "--tile", "8",
+                "--save-dir", str(tmp_path / "sr")])
     assert code == 0
-    assert "builtin" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Set5" in printed and "step_" in printed
+    assert len(list((tmp_path / "sr" / "Set5").glob("*.png"))) == 2
+    code = cli(["evaluate", "--checkpoint", str(checkpoint), *data_args, "--scale", "4"])
+    assert code == 2
+    assert "x2 generator" in capsys.readouterr().err
