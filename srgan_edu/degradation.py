@@ -11,7 +11,9 @@ downscale. Both are here:
   by 1/scale when downscaling (the antialiasing), edge pixels repeated at the border,
   output size ``ceil(size * scale)``, rows resized before columns; for uint8 input every
   1-D pass is rounded and clipped as MATLAB does;
-- :func:`degrade` (HR -> LR either way) and :func:`upscale` (the classical baselines).
+- :func:`degrade` (HR -> LR either way) and :func:`upscale` (the classical baselines);
+- :func:`zone_plate`, a test pattern that makes aliasing plain, and :func:`invisible_detail`,
+  the detail an LR image cannot see (many HR images share one LR image: lesson 02).
 
 Images are (C, H, W) or (B, C, H, W) float tensors in [0, 1]; :func:`imresize` also takes
 NumPy arrays (H, W) or (H, W, C), uint8 or float, as MATLAB would.
@@ -83,12 +85,30 @@ def imresize(img, scale: float | None = None, *, output_size: tuple[int, int] | 
     Returns:
         The same kind of object as ``img``. For uint8 NumPy input each 1-D pass is rounded
         half away from zero and clipped to [0, 255], as MATLAB does; float input is neither
-        rounded nor clipped (bicubic overshoots slightly past the input range).
+        rounded nor clipped (bicubic overshoots slightly past the input range). Torch
+        tensors keep their dtype and device (the arithmetic runs in float64 there, except
+        on Apple's MPS, which has no float64).
+
+    Shape:
+        (C, H, W) -> (C, ceil(H * scale), ceil(W * scale)), likewise (B, C, H, W), (H, W) and
+        (H, W, C); or the given ``output_size``.
+
+    Raises:
+        ValueError: both or neither of ``scale`` and ``output_size``, a non-positive size,
+            an integer tensor, or a NumPy dtype other than uint8 and float.
+        TypeError: ``img`` is neither a tensor nor an array.
     """
     if (scale is None) == (output_size is None):
         raise ValueError("give exactly one of scale or output_size")
     is_numpy = isinstance(img, np.ndarray)
     if is_numpy:
+        if img.ndim not in (2, 3):
+            raise ValueError(f"imresize expects a NumPy array (H, W) or (H, W, C), got shape {img.shape}")
+        if img.dtype != np.uint8 and img.dtype.kind != "f":
+            raise ValueError(
+                f"imresize takes uint8 or float NumPy arrays, not {img.dtype}; convert with "
+                ".astype(np.float64) (no rounding) or to uint8 (MATLAB's 8-bit rounding)"
+            )
         height, width = img.shape[:2]
     elif isinstance(img, torch.Tensor):
         if img.dim() not in (3, 4):
@@ -265,6 +285,80 @@ def upscale(lr_img: torch.Tensor, scale: int, *, method: str = "bicubic") -> tor
     kwargs = {"align_corners": False} if method == "bilinear" else {}
     out = F.interpolate(batch, scale_factor=scale, mode=method, **kwargs)
     return out if lr_img.dim() == 4 else out[0]
+
+
+def invisible_detail(detail: torch.Tensor, scale: int) -> torch.Tensor:
+    """The part of ``detail`` that the bicubic degradation erases completely.
+
+    :func:`degrade` (bicubic) is linear: along each dimension it multiplies by a matrix
+    ``D`` of shape (H/r, H) (:func:`resize_matrix`). Many images ``N`` satisfy
+    ``D_rows @ N @ D_cols.T = 0``; adding any of them to an HR image leaves its LR image
+    exactly the same. This function splits ``detail`` into what the LR image keeps and what
+    it cannot see, and returns the second part:
+
+        seen = U @ (D @ detail)  with  U = B @ inv(D @ B),  invisible = detail - seen,
+
+    per dimension, where ``B`` is the bicubic upscale. ``U`` is bicubic upscaling corrected
+    so that degrading its output gives back the LR image exactly, hence
+    ``degrade(invisible) == 0`` and ``degrade(hr_img + invisible_detail(d, r), r) ==
+    degrade(hr_img, r)`` up to rounding error. Smooth content (a flat image) is all seen.
+    Lesson 02 uses this to build several HR patches that share one LR patch.
+
+    Args:
+        detail: (C, H, W) or (B, C, H, W) float, any range; H and W multiples of ``scale``.
+        scale: the degradation's factor r.
+
+    Returns:
+        A tensor like ``detail`` (same shape, dtype, device).
+
+    Raises:
+        ValueError: H or W does not divide by ``scale``.
+    """
+    _check_image(detail, "invisible_detail")
+    _check_scale(scale)
+    height, width = detail.shape[-2:]
+    if height % scale or width % scale:
+        raise ValueError(f"invisible_detail needs H and W that divide by {scale}, got {height}x{width}; "
+                         "crop with images.modcrop first")
+
+    def seen_part(size: int) -> torch.Tensor:
+        down = resize_matrix(size, size // scale, 1 / scale)  # (size/r, size)
+        up = resize_matrix(size // scale, size, float(scale))  # (size, size/r)
+        corrected_up = up @ torch.linalg.inv(down @ up)  # down @ corrected_up = identity
+        return corrected_up @ down  # (size, size): a projection, not orthogonal
+
+    rows = seen_part(height).to(detail.device)
+    cols = seen_part(width).to(detail.device)
+    work = detail.to(torch.float64)
+    seen = rows @ work @ cols.T  # (..., H, W): what the LR image determines
+    return (work - seen).to(detail.dtype)
+
+
+def zone_plate(size: int = 256, *, max_frequency: float = 0.5) -> torch.Tensor:
+    """A test pattern of rings whose frequency grows from the centre outwards.
+
+    The local frequency at distance ``rho`` from the centre is proportional to ``rho`` and
+    reaches ``max_frequency`` cycles per pixel in the corners. Every frequency up to that is
+    present, so a downscale that aliases shows it at once: false rings appear where the
+    pattern is finer than the new grid's Nyquist limit, ``0.5 / r`` cycles per pixel.
+
+    Args:
+        size: side in pixels.
+        max_frequency: cycles per pixel in the corners (0.5, the Nyquist limit, at most).
+
+    Returns:
+        (1, size, size) float32 in [0, 1] (a greyscale image).
+    """
+    if size < 2:
+        raise ValueError(f"size must be at least 2, got {size}")
+    if not 0 < max_frequency <= 0.5:
+        raise ValueError(f"max_frequency must be in (0, 0.5] cycles per pixel (the Nyquist limit), got {max_frequency}")
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    radius_sq = coords[:, None] ** 2 + coords[None, :] ** 2
+    corner = radius_sq.max().sqrt()
+    # phase pi * k * rho^2 has local frequency k * rho cycles per pixel
+    phase = torch.pi * (max_frequency / corner) * radius_sq
+    return (0.5 + 0.5 * torch.cos(phase)).float().unsqueeze(0)
 
 
 def _check_image(img: torch.Tensor, name: str) -> None:

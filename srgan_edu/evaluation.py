@@ -34,9 +34,14 @@ from torch import nn
 
 from srgan_edu import metrics
 from srgan_edu.degradation import imresize
-from srgan_edu.images import from_uint8, list_images, load_image, modcrop, save_image, to_uint8, to_unit
+from srgan_edu.images import from_uint8, list_images, load_image, modcrop, rgb_to_y, save_image, to_uint8, to_unit
 
 BENCHMARK_SETS = ("Set5", "Set14", "BSD100")
+
+# Half the receptive field of the paper's SRResNet (16 blocks) in LR pixels:
+# srresnet.receptive_field(SRResNet()) == 80. Tiles with this much context on every side
+# give exactly the output of the whole image.
+DEFAULT_TILE_OVERLAP = 40
 
 # Ledig et al. (2017), table 4 (scale 4). "ssim_wang": Wang's SSIM on Y, as reproduced here
 # and reported by later papers (only known for bicubic); "mos": mean opinion score.
@@ -95,7 +100,7 @@ def super_resolve(
     lr_img: torch.Tensor,
     *,
     tile: int | None = None,
-    overlap: int = 16,
+    overlap: int = DEFAULT_TILE_OVERLAP,
 ) -> torch.Tensor:
     """Run a generator on one LR image, in overlapping tiles when ``tile`` is given.
 
@@ -106,8 +111,11 @@ def super_resolve(
     Args:
         generator: maps (B, 3, h, w) in [0, 1] to (B, 3, s*h, s*w) in [-1, 1] (SRResNet).
         lr_img: (3, h, w) in [0, 1], on the generator's device.
-        tile: LR tile size (None: the whole image at once).
-        overlap: LR pixels of context around each tile.
+        tile: LR tile size (None: the whole image at once). Memory grows with
+            ``(tile + 2 * overlap) ** 2``, not with the image.
+        overlap: LR pixels of context around each tile; at least half the generator's
+            receptive field (:func:`srgan_edu.srresnet.receptive_field`) for a seamless
+            result, which the default is for the paper's 16-block SRResNet.
 
     Returns:
         sr_img (3, s*h, s*w) in [0, 1] (clamped), on the input's device.
@@ -214,12 +222,7 @@ def evaluate_generator(
                 f"{name}: the generator made a {tuple(sr_img.shape[-2:])} image from a {tuple(lr_img.shape[-2:])} "
                 f"input, not {tuple(hr_crop.shape[-2:])}: is it a x{scale} model?"
             )
-        if grey:
-            from srgan_edu.images import rgb_to_y
-
-            sr_measured = rgb_to_y(sr_img)
-        else:
-            sr_measured = sr_img
+        sr_measured = rgb_to_y(sr_img) if grey else sr_img  # compare Y with Y
         psnr_value, ssim_value = _score(sr_measured, hr_crop, scale)
         per_image.append({"name": name, "psnr": psnr_value, "ssim": ssim_value})
         if save_dir is not None:
@@ -337,11 +340,17 @@ def cli_main(args: argparse.Namespace) -> int:
     generator = None
     method = "bicubic"
     if args.checkpoint is not None:
+        # imported here: training pulls in the whole training stack, bicubic needs none of it
+        from srgan_edu.checkpoints import CheckpointError, CheckpointMismatchError
         from srgan_edu.runtime import pick_device
         from srgan_edu.training import load_generator
 
         device = pick_device(args.device)
-        generator = load_generator(args.checkpoint, map_location=device)
+        try:
+            generator = load_generator(args.checkpoint, map_location=device)
+        except (FileNotFoundError, CheckpointError, CheckpointMismatchError) as err:
+            print(f"error: cannot load the generator from {args.checkpoint}: {err}", file=sys.stderr)
+            return 2
         model_scale = getattr(generator, "scale", args.scale)
         if model_scale != args.scale:
             print(f"error: {args.checkpoint} holds a x{model_scale} generator, but --scale is {args.scale}. "

@@ -98,8 +98,17 @@ def psnr(
         data_range: the value of white (1.0 for [0, 1] images, 255 for [0, 255]).
 
     Returns:
-        A float for one image (``inf`` when the images are identical), or a (B,) tensor of
-        per-image values for a batch (average those, not the MSEs, as papers do).
+        A float for one image, or a (B,) tensor of per-image values for a batch (average
+        those, not the MSEs, as papers do). Identical images have MSE 0 and PSNR ``inf``
+        (``math.inf``), with no warning: that is the mathematical answer, and a mean over a
+        set containing one stays ``inf``, which makes the exact copy impossible to miss.
+
+    Raises:
+        TypeError: the images are not torch tensors.
+        ValueError: shapes differ (say how to ``modcrop``); the layout is not (C, H, W) or
+            (B, C, H, W) with C = 1 or 3 (an (H, W, 3) array); values above 1.5 with
+            ``data_range=1`` (a [0, 255] image); a shave that leaves no pixels; a
+            non-positive ``data_range``.
     """
     sr, hr = prepare_for_metric(sr_img, hr_img, scale=scale, shave=shave, y_channel=y_channel, data_range=data_range)
     batched = sr_img.dim() == 4
@@ -115,6 +124,47 @@ def _gaussian_window(device: torch.device) -> torch.Tensor:
     return torch.outer(g, g).view(1, 1, SSIM_WINDOW, SSIM_WINDOW)
 
 
+def ssim_map(
+    sr_img: torch.Tensor,
+    hr_img: torch.Tensor,
+    *,
+    scale: int | None = None,
+    shave: int | None = None,
+    y_channel: bool = True,
+    data_range: float = 1.0,
+) -> torch.Tensor:
+    """The local SSIM of every window position (Wang et al., 2004); arguments as :func:`psnr`.
+
+    Local means, variances and covariance come from an 11x11 Gaussian window (sigma 1.5,
+    K1 = 0.01, K2 = 0.03) over the 'valid' region only (no padding), after the Y conversion
+    and the shave. Variances divide by the window's weight sum (1), not N - 1, as Wang's
+    MATLAB code does. :func:`ssim` is the mean of this map.
+
+    Returns:
+        (B, C, H' - 10, W' - 10) float64 in [-1, 1], where (H', W') is the size after the
+        shave; B = 1 for a (C, H, W) input; C = 1 when measured on Y.
+
+    Raises:
+        ValueError: as :func:`psnr`, or fewer than 11x11 pixels left after the shave.
+    """
+    sr, hr = prepare_for_metric(sr_img, hr_img, scale=scale, shave=shave, y_channel=y_channel, data_range=data_range)
+    if min(sr.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after the shave, "
+                         f"got {sr.shape[-2]}x{sr.shape[-1]}")
+    batch, channels = sr.shape[:2]
+    window = _gaussian_window(sr.device)
+    x = sr.reshape(batch * channels, 1, *sr.shape[-2:])  # every channel alike
+    y = hr.reshape(batch * channels, 1, *hr.shape[-2:])
+    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)  # 'valid': (H'-10, W'-10)
+    var_x = F.conv2d(x * x, window) - mu_x**2
+    var_y = F.conv2d(y * y, window) - mu_y**2
+    cov = F.conv2d(x * y, window) - mu_x * mu_y
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    luminance_term = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+    structure_term = (2 * cov + c2) / (var_x + var_y + c2)  # contrast and structure together
+    return (luminance_term * structure_term).reshape(batch, channels, *mu_x.shape[-2:])
+
+
 def ssim(
     sr_img: torch.Tensor,
     hr_img: torch.Tensor,
@@ -127,28 +177,20 @@ def ssim(
     """Structural similarity (Wang et al., 2004) the SR way; arguments as :func:`psnr`.
 
     Local means, variances and covariance come from an 11x11 Gaussian window (sigma 1.5)
-    over the 'valid' region only (no padding); the SSIM map is averaged over pixels and,
-    for an RGB measurement (``y_channel=False``), over channels.
+    over the 'valid' region only (no padding); the SSIM map (:func:`ssim_map`) is averaged
+    over pixels and, for an RGB measurement (``y_channel=False``), over channels. This is
+    scikit-image's ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)`` and the SSIM that later SR papers report; the SRGAN
+    paper's own SSIM numbers come from a different implementation (see
+    :mod:`srgan_edu.evaluation`).
 
     Returns:
-        A float in [-1, 1] for one image, or a (B,) tensor for a batch.
+        A float in [-1, 1] for one image (1.0 for identical images), or a (B,) tensor for a
+        batch.
     """
-    sr, hr = prepare_for_metric(sr_img, hr_img, scale=scale, shave=shave, y_channel=y_channel, data_range=data_range)
     batched = sr_img.dim() == 4
-    if min(sr.shape[-2:]) < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after the shave, "
-                         f"got {sr.shape[-2]}x{sr.shape[-1]}")
-    batch, channels = sr.shape[:2]
-    window = _gaussian_window(sr.device)
-    x = sr.reshape(batch * channels, 1, *sr.shape[-2:])
-    y = hr.reshape(batch * channels, 1, *hr.shape[-2:])
-    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
-    var_x = F.conv2d(x * x, window) - mu_x**2
-    var_y = F.conv2d(y * y, window) - mu_y**2
-    cov = F.conv2d(x * y, window) - mu_x * mu_y
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    values = ssim_map.reshape(batch, -1).mean(dim=1)
+    local = ssim_map(sr_img, hr_img, scale=scale, shave=shave, y_channel=y_channel, data_range=data_range)
+    values = local.flatten(1).mean(dim=1)
     return values.float() if batched else float(values[0])
 
 

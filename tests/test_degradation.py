@@ -35,6 +35,61 @@ def test_imresize_matches_matlab_on_tensors(name):
     assert batch.shape == (2, *out.shape) and batch.dtype == torch.float32
 
 
+def test_float32_tensors_and_output_size_agree_with_the_known_answers():
+    for name in CASE_NAMES:
+        image, scale, expected = CASES[f"{name}__in"], float(CASES[f"{name}__scale"]), CASES[f"{name}__out"]
+        if image.dtype == np.uint8:
+            continue
+        tensor = torch.from_numpy(image).permute(2, 0, 1).float()
+        out = degradation.imresize(tensor, output_size=expected.shape[:2])
+        assert out.dtype == torch.float32
+        np.testing.assert_allclose(out.permute(1, 2, 0).numpy(), expected, rtol=0, atol=1e-6)
+
+
+def test_uint8_rounding_happens_after_each_pass():
+    # Rounding only at the end (one float resize, then round) differs from MATLAB on some
+    # pixels; the fixture's uint8 cases need the per-pass rounding.
+    name = "rand_rgb_36x28_down3"
+    image, expected = CASES[f"{name}__in"], CASES[f"{name}__out"]
+    once = np.clip(np.round(degradation.imresize(image.astype(np.float64), 1 / 3)), 0, 255).astype(np.uint8)
+    assert (once != expected).any()
+    np.testing.assert_array_equal(degradation.imresize(image, 1 / 3), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_imresize_runs_on_the_tensor_device():
+    img = torch.rand(2, 3, 32, 24, device="cuda")
+    out = degradation.imresize(img, 0.25)
+    assert out.device == img.device and out.shape == (2, 3, 8, 6)
+    torch.testing.assert_close(out.cpu(), degradation.imresize(img.cpu(), 0.25))
+
+
+def test_invisible_detail_leaves_the_lr_image_unchanged():
+    generator = torch.Generator().manual_seed(3)
+    hr_img = torch.rand(3, 32, 24, generator=generator, dtype=torch.float64)
+    detail = torch.rand(2, 3, 32, 24, generator=generator, dtype=torch.float64) - 0.5
+    invisible = degradation.invisible_detail(detail, 4)
+    assert invisible.shape == detail.shape
+    for item in invisible:
+        torch.testing.assert_close(degradation.degrade(hr_img + item, 4), degradation.degrade(hr_img, 4),
+                                   atol=1e-12, rtol=0)
+    assert float(invisible.abs().mean()) > 0.1  # most fine detail is invisible at 1/4 size
+    torch.testing.assert_close(degradation.invisible_detail(invisible, 4), invisible, atol=1e-12, rtol=0)
+    smooth = torch.ones(1, 32, 24, dtype=torch.float64)  # a flat image is all "seen"
+    assert float(degradation.invisible_detail(smooth, 4).abs().max()) < 1e-12
+
+
+def test_zone_plate_aliases_when_decimated():
+    plate = degradation.zone_plate(128)
+    assert plate.shape == (1, 128, 128) and float(plate.min()) >= 0 and float(plate.max()) <= 1
+    assert float(plate[0, 63:65, 63:65].min()) > 0.99  # the centre is flat white
+    # In the LR image's outer ring the pattern is above the LR Nyquist limit: decimation keeps
+    # strong false rings there, the antialiased bicubic a nearly flat grey.
+    outer = (slice(None), slice(0, 6), slice(None))
+    assert float(degradation.decimate(plate, 4)[outer].std()) > 0.2
+    assert float(degradation.degrade(plate, 4)[outer].std()) < 0.05
+
+
 def test_imresize_keeps_a_constant_image_constant_and_sizes_round_up():
     img = torch.full((3, 13, 10), 0.3)
     out = degradation.imresize(img, 1 / 4)
@@ -111,6 +166,11 @@ def test_degrade_both_methods():
         (lambda: degradation.degrade(torch.rand(3, 8, 8), 2, method="area"), "'bicubic' or 'gaussian'"),
         (lambda: degradation.imresize(torch.rand(3, 8, 8)), "exactly one"),
         (lambda: degradation.imresize([[1, 2]], 2), "torch.Tensor or a numpy.ndarray"),
+        (lambda: degradation.imresize(np.zeros((8, 8), dtype=np.uint16), 0.5), "uint8 or float"),
+        (lambda: degradation.imresize(np.zeros((2, 8, 8, 3)), 0.5), r"\(H, W\) or \(H, W, C\)"),
+        (lambda: degradation.imresize(torch.rand(3, 8, 8), output_size=(0, 4)), "positive"),
+        (lambda: degradation.invisible_detail(torch.rand(1, 10, 8), 4), "modcrop"),
+        (lambda: degradation.zone_plate(32, max_frequency=0.7), "Nyquist"),
     ],
 )
 def test_bad_input_is_explained(call, message):

@@ -13,7 +13,7 @@ from torch import nn
 from srgan_edu import evaluation, metrics
 from srgan_edu.cli import main as cli
 from srgan_edu.degradation import imresize
-from srgan_edu.images import from_uint8, modcrop, to_uint8
+from srgan_edu.images import from_uint8, load_image, modcrop, to_uint8
 
 
 class TinyGenerator(nn.Module):
@@ -64,6 +64,19 @@ def test_tiled_super_resolution_equals_the_whole_image():
     assert float(whole.min()) >= 0 and float(whole.max()) <= 1
 
 
+def test_tiled_srresnet_equals_the_whole_image_with_the_default_overlap():
+    from srgan_edu.srresnet import SRResNet, receptive_field
+
+    generator = SRResNet(scale=2, num_features=8, num_blocks=1).eval()
+    assert receptive_field(generator) <= 2 * evaluation.DEFAULT_TILE_OVERLAP
+    lr_img = torch.rand(3, 30, 26)
+    whole = evaluation.super_resolve(generator, lr_img)
+    torch.testing.assert_close(evaluation.super_resolve(generator, lr_img, tile=12), whole)
+    # Too little context leaves seams: tiling is only exact when the overlap covers the receptive field.
+    seams = evaluation.super_resolve(generator, lr_img, tile=12, overlap=1)
+    assert float((seams - whole).abs().max()) > 1e-4
+
+
 def test_super_resolve_restores_training_mode():
     generator = TinyGenerator().train()
     evaluation.super_resolve(generator, torch.rand(3, 8, 8))
@@ -95,7 +108,8 @@ def benchmark_dir(tmp_path):
         folder.mkdir()
         for i in range(count):
             Image.fromarray(_photo(seed=i)).save(folder / f"img{i}.png")
-    Image.fromarray(_photo(channels=1, seed=9)[..., 0]).save(tmp_path / "Set14" / "grey.png")
+    for set_name in ("Set5", "Set14"):  # a greyscale PNG in each: measured as Y directly
+        Image.fromarray(_photo(channels=1, seed=9)[..., 0]).save(tmp_path / set_name / "grey.png")
     return tmp_path
 
 
@@ -108,14 +122,42 @@ def test_cli_prints_the_table_and_writes_json(benchmark_dir, capsys):
     assert "Set5" in printed and "28.43" in printed and "25.99" in printed
     payload = json.loads(out_json.read_text())
     assert [r["name"] for r in payload["results"]] == ["Set5", "Set14"]
+    assert [r["name"] for r in payload["results"][0]["per_image"]] == ["grey.png", "img0.png", "img1.png"]
     assert len(payload["results"][1]["per_image"]) == 2
     assert payload["paper"]["Set5"]["psnr"] == 28.43
+    assert payload["paper"]["Set5"]["ssim_wang"] == 0.8104
+    # The JSON holds what the library computes for the same images.
+    grey = load_image(benchmark_dir / "Set5" / "grey.png", mode="keep")
+    assert grey.shape[0] == 1
+    expected = evaluation.evaluate_bicubic([("grey.png", grey)], scale=4).psnr
+    assert payload["results"][0]["per_image"][0]["psnr"] == pytest.approx(expected)
+    set5 = payload["results"][0]
+    assert set5["psnr"] == pytest.approx(np.mean([r["psnr"] for r in set5["per_image"]]))
+
+
+def test_cli_builtin_evaluates_the_builtin_test_images(monkeypatch, capsys):
+    from srgan_edu import data
+
+    small = [("a", from_uint8(_photo(seed=3))), ("b", from_uint8(_photo(seed=4)))]
+    monkeypatch.setattr(data, "builtin_images", lambda split="all": small if split == "test" else [])
+    assert cli(["evaluate", "--builtin"]) == 0
+    printed = capsys.readouterr().out
+    assert "builtin" in printed
+    assert f"{evaluation.evaluate_bicubic(small).psnr:.2f}" in printed
+    assert "0.8104" not in printed.split("builtin")[1].splitlines()[0]  # no paper numbers for our own images
 
 
 def test_cli_names_the_download_for_a_missing_set(benchmark_dir, capsys):
     code = cli(["evaluate", "--data-dir", str(benchmark_dir), "--sets", "BSD100"])
     assert code == 1
-    assert "python -m srgan_edu download BSD100" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"python -m srgan_edu download BSD100 --data-dir {benchmark_dir}" in error
+
+
+def test_cli_explains_a_missing_checkpoint(tmp_path, capsys):
+    code = cli(["evaluate", "--checkpoint", str(tmp_path / "nothing.pt"), "--builtin", "--device", "cpu"])
+    assert code == 2
+    assert "nothing.pt" in capsys.readouterr().err
 
 
 def test_cli_evaluates_a_checkpoint(benchmark_dir, tmp_path, capsys):
@@ -133,7 +175,7 @@ def test_cli_evaluates_a_checkpoint(benchmark_dir, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "Set5" in printed and "step_" in printed
-    assert len(list((tmp_path / "sr" / "Set5").glob("*.png"))) == 2
+    assert len(list((tmp_path / "sr" / "Set5").glob("*.png"))) == 3  # incl. the greyscale one
     code = cli(["evaluate", "--checkpoint", str(checkpoint), *data_args, "--scale", "4"])
     assert code == 2
     assert "x2 generator" in capsys.readouterr().err

@@ -102,3 +102,34 @@ def test_ssim_needs_a_window_worth_of_pixels():
 def test_numpy_inputs_are_refused_with_a_hint():
     with pytest.raises(TypeError, match="torch tensors"):
         metrics.psnr(np.zeros((3, 4, 4)), np.zeros((3, 4, 4)))
+
+
+def test_ssim_map_is_the_local_ssim_that_ssim_averages(pair):
+    sr_img, hr_img = pair
+    local = metrics.ssim_map(sr_img, hr_img, scale=4)
+    assert local.shape == (1, 1, 40 - 8 - 10, 44 - 8 - 10)  # Y, shave 4, 'valid' 11x11 window
+    assert float(local.mean()) == pytest.approx(metrics.ssim(sr_img, hr_img, scale=4), abs=1e-6)
+    assert float(local.max()) <= 1.0
+    rgb = metrics.ssim_map(torch.stack([sr_img, hr_img]), torch.stack([hr_img, hr_img]), y_channel=False)
+    assert rgb.shape == (2, 3, 30, 34)
+    torch.testing.assert_close(rgb[1], torch.ones_like(rgb[1]))
+
+
+def test_the_255_scale_matches_scikit_image(pair):
+    sr_img, hr_img = (img * 255 for img in pair)
+    options = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+    expected = structural_similarity(hr_img.numpy(), sr_img.numpy(), channel_axis=0, **options)
+    assert metrics.ssim(sr_img, hr_img, y_channel=False, data_range=255) == pytest.approx(expected, abs=1e-10)
+    expected_psnr = peak_signal_noise_ratio(hr_img.numpy(), sr_img.numpy(), data_range=255)
+    assert metrics.psnr(sr_img, hr_img, y_channel=False, data_range=255) == pytest.approx(expected_psnr, abs=1e-10)
+    # Y on the 255 scale is 255 times Y on the [0, 1] scale: PSNR on Y does not depend on the scale.
+    assert metrics.psnr(sr_img, hr_img, scale=4, data_range=255) == pytest.approx(
+        metrics.psnr(pair[0], pair[1], scale=4), abs=1e-9)
+
+
+def test_psnr_of_a_known_constant_error_on_y():
+    # Adding 0.1 to R, G and B raises Y by 0.1 * (65.481 + 128.553 + 24.966) / 255 = 0.1 * 219 / 255.
+    hr_img = torch.full((3, 16, 16), 0.4, dtype=torch.float64)
+    error = 0.1 * 219 / 255
+    assert metrics.psnr(hr_img + 0.1, hr_img, scale=4) == pytest.approx(-20 * math.log10(error))
+    assert metrics.psnr(hr_img + 0.1, hr_img, y_channel=False) == pytest.approx(20.0)
