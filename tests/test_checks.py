@@ -1,0 +1,711 @@
+"""The exercise checks: the reference passes, typical wrong attempts fail with the mistake named.
+
+Each exercise gets its reference implementation (the library's function where its signature
+fits, else the solution the notebook shows) and at least two wrong implementations that learners
+typically write; every wrong one must raise ``ExerciseError`` whose message names that mistake.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srgan_edu import checks, degradation, images, losses, metrics, mos, srresnet, training, vgg
+from srgan_edu.checks import ExerciseError
+
+
+def _fails_with(check, attempt, *phrases):
+    with pytest.raises(ExerciseError) as info:
+        check(attempt)
+    message = str(info.value)
+    for phrase in phrases:
+        assert phrase.lower() in message.lower(), f"{phrase!r} not in the message: {message}"
+    return message
+
+
+def _passes(check, attempt, capsys):
+    check(attempt)
+    assert "passed" in capsys.readouterr().out
+
+
+# --- the machinery -------------------------------------------------------------------------------
+
+
+def _not_implemented(*args, **kwargs):
+    raise NotImplementedError()
+
+
+class _NotImplementedBlock(nn.Module):
+    def __init__(self, num_features):
+        super().__init__()
+        raise NotImplementedError()
+
+
+ALL_CHECKS = [name for name in dir(checks) if name.startswith("check_")]
+
+
+@pytest.mark.parametrize("name", ALL_CHECKS)
+def test_a_stub_stops_with_not_implemented_error(name):
+    check = getattr(checks, name)
+    stub = _NotImplementedBlock if name == "check_residual_block" else _not_implemented
+    with pytest.raises(NotImplementedError):
+        check(stub)
+
+
+def test_every_check_is_documented_with_what_it_recognises():
+    for name in ALL_CHECKS:
+        doc = getattr(checks, name).__doc__
+        assert doc and "Recognises:" in doc and "Exercise" in doc, name
+
+
+def test_an_error_in_the_learners_code_is_explained_and_chained():
+    def broken(first, second):
+        return first / "two"
+
+    with pytest.raises(ExerciseError) as info:
+        checks.check_probability_of_superiority(broken)
+    assert "broken(" in str(info.value) and "TypeError" in str(info.value)
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+def test_a_missing_return_is_named():
+    def forgot_return(first, second):
+        sum(a > b for a in first for b in second) / (len(first) * len(second))
+
+    _fails_with(checks.check_probability_of_superiority, forgot_return, "returned None", "return")
+
+
+def test_checks_leave_the_global_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    checks.check_residual_block(srresnet.ResidualBlock)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_exercise_error_is_an_assertion_error():
+    assert issubclass(ExerciseError, AssertionError)
+
+
+# --- 1.1 Gaussian kernel -------------------------------------------------------------------------
+
+
+def _kernel(size, sigma, *, centre=None, denominator=None, normalise=True):
+    x = torch.arange(size, dtype=torch.float64) - ((size - 1) / 2 if centre is None else centre)
+    kernel = torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (denominator or 2 * sigma**2))
+    return kernel / kernel.sum() if normalise else kernel
+
+
+def test_gaussian_kernel_reference_passes(capsys):
+    _passes(checks.check_gaussian_kernel, degradation.gaussian_kernel, capsys)
+    _passes(checks.check_gaussian_kernel, lambda size, sigma: _kernel(size, sigma).float(), capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda size, sigma: _kernel(size, sigma, normalise=False), ["does not sum to 1"]),
+        (lambda size, sigma: _kernel(size, sigma, normalise=False) / (2 * math.pi * sigma**2),
+         ["continuous formula"]),
+        (lambda size, sigma: _kernel(size, sigma, denominator=2 * sigma), ["standard deviation", "2 sigma^2"]),
+        (lambda size, sigma: _kernel(size, sigma, denominator=sigma**2), ["factor 2 is missing"]),
+        (lambda size, sigma: _kernel(size, sigma, centre=0), ["not centred"]),
+        (lambda size, sigma: _kernel(size, sigma)[size // 2], ["1-D kernel", "outer product"]),
+    ],
+    ids=["unnormalised", "continuous-normalisation", "sigma-as-variance", "no-factor-2", "off-centre", "1d"],
+)
+def test_gaussian_kernel_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_gaussian_kernel, attempt, *phrases)
+
+
+# --- 1.2 blur, then decimate ---------------------------------------------------------------------
+
+
+def test_blur_then_decimate_reference_passes(capsys):
+    _passes(checks.check_blur_then_decimate,
+            lambda img, scale, sigma: degradation.degrade(img, scale, method="gaussian", sigma=sigma), capsys)
+    _passes(checks.check_blur_then_decimate,
+            lambda img, scale, sigma: degradation.gaussian_blur(img, sigma)[..., ::scale, ::scale], capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda img, scale, sigma: degradation.gaussian_blur(img[..., ::scale, ::scale], sigma),
+         ["decimated before blurring"]),
+        (lambda img, scale, sigma: img[..., ::scale, ::scale], ["no blur", "alias"]),
+        (lambda img, scale, sigma: degradation.gaussian_blur(img, sigma)[..., scale // 2::scale, scale // 2::scale],
+         ["wrong pixel", "::r"]),
+        (lambda img, scale, sigma: degradation.degrade(img, scale, method="gaussian"), ["sigma argument"]),
+        (lambda img, scale, sigma: F.avg_pool2d(img if img.dim() == 4 else img[None], scale).reshape(
+            *img.shape[:-2], img.shape[-2] // scale, img.shape[-1] // scale), ["averaged r x r blocks"]),
+        (lambda img, scale, sigma: F.interpolate(img[None] if img.dim() == 3 else img, scale_factor=0.5)[0],
+         ["should give shape"]),
+    ],
+    ids=["swapped", "no-blur", "phase", "sigma-ignored", "box", "size"],
+)
+def test_blur_then_decimate_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_blur_then_decimate, attempt, *phrases)
+
+
+# --- 2.1 the Y channel ---------------------------------------------------------------------------
+
+
+def _luma(img, *, weights=(65.481, 128.553, 24.966), offset=16.0, scale=255.0, order=(0, 1, 2), keepdim=True):
+    red, green, blue = (img[i] for i in order)
+    y = (offset + weights[0] * red + weights[1] * green + weights[2] * blue) / scale
+    return y.unsqueeze(0) if keepdim else y
+
+
+def test_rgb_to_y_reference_passes(capsys):
+    _passes(checks.check_rgb_to_y, images.rgb_to_y, capsys)
+    _passes(checks.check_rgb_to_y, _luma, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda img: _luma(img, offset=0.0), ["offset is missing"]),
+        (lambda img: _luma(img, weights=(0.299, 0.587, 0.114), offset=0.0, scale=1.0), ["JPEG/Pillow"]),
+        (lambda img: _luma(img, scale=1.0), ["0-255 scale"]),
+        (lambda img: _luma(img, order=(2, 1, 0)), ["BGR"]),
+        (lambda img: _luma(img, keepdim=False), ["keep the channel dimension"]),
+    ],
+    ids=["no-offset", "jpeg", "0-255", "bgr", "no-channel"],
+)
+def test_rgb_to_y_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_rgb_to_y, attempt, *phrases)
+
+
+# --- 2.2 PSNR on Y with the shave ----------------------------------------------------------------
+
+
+def _psnr(sr_img, hr_img, scale, *, y=True, shave=None, peak=1.0, bottom_right=True):
+    shave = scale if shave is None else shave
+    if y:
+        sr_img, hr_img = images.rgb_to_y(sr_img), images.rgb_to_y(hr_img)
+    end = -shave if (shave and bottom_right) else None
+    sr_img, hr_img = sr_img[..., shave:end, shave:end], hr_img[..., shave:end, shave:end]
+    return 10 * math.log10(peak**2 / float(((sr_img.double() - hr_img.double()) ** 2).mean()))
+
+
+def test_psnr_y_reference_passes(capsys):
+    _passes(checks.check_psnr_y, lambda sr, hr, scale: metrics.psnr(sr, hr, scale=scale), capsys)
+    _passes(checks.check_psnr_y, _psnr, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda sr, hr, scale: _psnr(sr, hr, scale, y=False), ["PSNR on RGB", "luma channel Y"]),
+        (lambda sr, hr, scale: _psnr(sr, hr, scale, shave=0), ["forgot the shave"]),
+        (lambda sr, hr, scale: _psnr(sr, hr, scale, peak=255.0), ["peak value is 1", "48.1 dB"]),
+        (lambda sr, hr, scale: _psnr(sr, hr, scale, bottom_right=False), ["only the top and left"]),
+        (lambda sr, hr, scale: _psnr(sr, hr, scale, shave=2 * scale), ["2 * scale"]),
+        (lambda sr, hr, scale: 2 * _psnr(sr, hr, scale), ["20 log10 with the MSE"]),
+    ],
+    ids=["rgb", "no-shave", "peak-255", "one-sided-shave", "double-shave", "20log10-mse"],
+)
+def test_psnr_y_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_psnr_y, attempt, *phrases)
+
+
+# --- 2.3 the MSE-optimal guess -------------------------------------------------------------------
+
+
+def test_mse_best_guess_reference_passes(capsys):
+    _passes(checks.check_mse_best_guess, lambda candidates: candidates.mean(dim=0), capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda candidates: candidates.median(dim=0).values, ["median", "absolute"]),
+        (lambda candidates: candidates[0], ["returned candidate 0", "blur"]),
+        (lambda candidates: candidates.mean(dim=1), ["combine the candidates along dimension 0"]),
+        (lambda candidates: candidates.amax(dim=0), ["best possible"]),
+    ],
+    ids=["median", "one-candidate", "wrong-dim", "max"],
+)
+def test_mse_best_guess_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_mse_best_guess, attempt, *phrases)
+
+
+# --- 3.1 residual block --------------------------------------------------------------------------
+
+
+class _Block(nn.Module):
+    def __init__(self, num_features, activation=None, padding=1, batch_norm=True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(num_features, num_features, 3, padding=padding)
+        self.bn1 = nn.BatchNorm2d(num_features) if batch_norm else nn.Identity()
+        self.prelu = activation or nn.PReLU(num_features)
+        self.conv2 = nn.Conv2d(num_features, num_features, 3, padding=padding)
+        self.bn2 = nn.BatchNorm2d(num_features) if batch_norm else nn.Identity()
+
+    def residual(self, features):
+        return self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(features)))))
+
+    def forward(self, features):
+        return features + self.residual(features)
+
+
+class _NoSkip(_Block):
+    def forward(self, features):
+        return self.residual(features)
+
+
+class _ActivationAfterSum(_Block):
+    def forward(self, features):
+        return self.prelu(features + self.residual(features))
+
+
+class _SkipFromFirstConv(_Block):
+    def forward(self, features):
+        first = self.conv1(features)
+        return first + self.bn2(self.conv2(self.prelu(self.bn1(first))))
+
+
+class _InPlace(_Block):
+    def forward(self, features):
+        features += self.residual(features.clone())
+        return features
+
+
+def test_residual_block_reference_passes(capsys):
+    _passes(checks.check_residual_block, srresnet.ResidualBlock, capsys)
+    _passes(checks.check_residual_block, _Block, capsys)
+    # One shared PReLU slope and convolutions without bias are fine too.
+    _passes(checks.check_residual_block, lambda n: _Block(n, activation=nn.PReLU()), capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (_NoSkip, ["forgot the skip connection", "features + residual"]),
+        (lambda n: _Block(n, activation=nn.ReLU()), ["uses ReLU", "PReLU"]),
+        (_ActivationAfterSum, ["activation after the last BN", "no activation after it"]),
+        (lambda n: _Block(n, batch_norm=False), ["no batch normalisation"]),
+        (lambda n: _Block(n, padding=0), ["padding=1"]),
+        (_SkipFromFirstConv, ["does not return its input"]),
+        (_InPlace, ["in place"]),
+    ],
+    ids=["no-skip", "relu", "activation-after-sum", "no-bn", "no-padding", "skip-from-conv", "in-place"],
+)
+def test_residual_block_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_residual_block, attempt, *phrases)
+
+
+# --- 3.2 pixel shuffle ---------------------------------------------------------------------------
+
+
+def _shuffle(features, factor):
+    batch, channels, height, width = features.shape
+    out = channels // factor**2
+    features = features.view(batch, out, factor, factor, height, width).permute(0, 1, 4, 2, 5, 3)
+    return features.reshape(batch, out, height * factor, width * factor)
+
+
+def test_pixel_shuffle_reference_passes(capsys):
+    _passes(checks.check_pixel_shuffle, _shuffle, capsys)
+
+
+def test_pixel_shuffle_named_in_a_comment_is_fine(capsys):
+    def commented(features, factor):
+        """Does what F.pixel_shuffle(features, factor) and nn.PixelShuffle(factor) do."""
+        # not torch.pixel_shuffle(features, factor): reshape and permute instead
+        return _shuffle(features, factor)
+
+    _passes(checks.check_pixel_shuffle, commented, capsys)
+
+
+def _no_permute(features, factor):
+    batch, channels, height, width = features.shape
+    return features.reshape(batch, channels // factor**2, height * factor, width * factor)
+
+
+def _swapped_offsets(features, factor):
+    batch, channels, height, width = features.shape
+    out = channels // factor**2
+    features = features.view(batch, out, factor, factor, height, width).permute(0, 1, 4, 3, 5, 2)
+    return features.reshape(batch, out, height * factor, width * factor)
+
+
+def _channels_last_groups(features, factor):
+    batch, channels, height, width = features.shape
+    out = channels // factor**2
+    features = features.view(batch, factor, factor, out, height, width).permute(0, 3, 4, 1, 5, 2)
+    return features.reshape(batch, out, height * factor, width * factor)
+
+
+def _always_two(features, factor):
+    return _shuffle(features, 2) if features.shape[1] % 4 == 0 else features.repeat_interleave(2, -1)
+
+
+def _detached(features, factor):
+    return _shuffle(features, factor).detach()
+
+
+def _library(features, factor):
+    return F.pixel_shuffle(features, factor)
+
+
+def _module(features, factor):
+    return nn.PixelShuffle(factor)(features)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (_no_permute, ["without permuting"]),
+        (_swapped_offsets, ["row and column offsets are swapped"]),
+        (_channels_last_groups, ["(r, r, C)", "(B, C, r, r, H, W)"]),
+        (_always_two, ["should give shape"]),
+        (_detached, ["no gradient"]),
+        (_library, ["calls PyTorch's pixel_shuffle", "view/reshape and permute"]),
+        (_module, ["calls PyTorch's PixelShuffle"]),
+    ],
+    ids=["no-permute", "swapped-offsets", "channel-groups", "factor-ignored", "detached", "calls-torch",
+         "calls-module"],
+)
+def test_pixel_shuffle_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_pixel_shuffle, attempt, *phrases)
+
+
+# --- 3.3 parameter count -------------------------------------------------------------------------
+
+
+def _count(*, num_features, num_blocks, scale):
+    f = num_features
+    block = 2 * (9 * f * f + f) + 4 * f + f
+    upsample = 36 * f * f + 4 * f + f
+    return 243 * f + 2 * f + num_blocks * block + 9 * f * f + 3 * f + int(math.log2(scale)) * upsample + 243 * f + 3
+
+
+def test_parameter_count_reference_passes(capsys):
+    def by_counting(*, num_features, num_blocks, scale):
+        model = srresnet.SRResNet(num_features=num_features, num_blocks=num_blocks, scale=scale)
+        return srresnet.count_parameters(model)
+
+    _passes(checks.check_parameter_count, by_counting, capsys)
+    _passes(checks.check_parameter_count, _count, capsys)
+
+
+def _without(amount):
+    def attempt(*, num_features, num_blocks, scale):
+        return _count(num_features=num_features, num_blocks=num_blocks, scale=scale) - amount(
+            num_features, num_blocks, int(math.log2(scale)))
+    return attempt
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (_without(lambda f, b, u: f + 2 * b * f + f + u * 4 * f + 3), ["forgot the biases"]),
+        (_without(lambda f, b, u: 2 * f * (2 * b + 1)), ["batch-norm parameters"]),
+        (_without(lambda f, b, u: (1 + b + u) * (f - 1)), ["one slope per feature map"]),
+        (_without(lambda f, b, u: u * (27 * f * f + 3 * f)), ["4 * num_features"]),
+        (_without(lambda f, b, u: -(2 ** u - u) * (36 * f * f + 5 * f)), ["per factor of two"]),
+    ],
+    ids=["no-bias", "no-bn", "scalar-prelu", "upsample-conv", "upsample-count"],
+)
+def test_parameter_count_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_parameter_count, attempt, "1,550,659", *phrases)
+
+
+# --- 4.1 phi_i,j in VGG19 ------------------------------------------------------------------------
+
+
+def test_vgg_layer_index_reference_passes(capsys):
+    _passes(checks.check_vgg_layer_index, lambda i, j: vgg.LAYER_INDICES[f"relu{i}_{j}"], capsys)
+
+    def by_hand(i, j):
+        return sum(2 * n + 1 for n in checks.CONVS_PER_BLOCK[: i - 1]) + 2 * (j - 1) + 1
+
+    _passes(checks.check_vgg_layer_index, by_hand, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda i, j: vgg.LAYER_INDICES[f"conv{i}_{j}"], ["convolution's index", "after the activation"]),
+        (lambda i, j: vgg.LAYER_INDICES[f"relu{i}_{j}"] + 1, ["count from 0"]),
+        (lambda i, j: vgg.LAYER_INDICES[f"relu{i}_{j}"] - (i - 1), ["forgot the max-pooling layers"]),
+        (lambda i, j: sum(checks.CONVS_PER_BLOCK[: i - 1]) + j - 1, ["counted convolutions only"]),
+    ],
+    ids=["conv-index", "one-based", "no-pools", "convs-only"],
+)
+def test_vgg_layer_index_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_vgg_layer_index, attempt, "phi_", *phrases)
+
+
+# --- 4.2 VGG content loss ------------------------------------------------------------------------
+
+
+def _content(phi, sr_img, hr_img, rescale=1 / 12.75):
+    with torch.no_grad():
+        hr_features = phi(hr_img) * rescale
+    return F.mse_loss(phi(sr_img) * rescale, hr_features)
+
+
+def test_vgg_content_loss_reference_passes(capsys):
+    _passes(checks.check_vgg_content_loss, _content, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda phi, sr, hr, rescale: F.mse_loss(sr, hr), ["pixels", "feature maps"]),
+        (lambda phi, sr, hr, rescale: F.mse_loss(phi(sr), phi(hr).detach()), ["forgot the rescaling"]),
+        (lambda phi, sr, hr, rescale: F.mse_loss(phi(sr), phi(hr).detach()) * rescale, ["rescale^2"]),
+        (lambda phi, sr, hr, rescale: ((phi(sr) - phi(hr).detach()) * rescale).pow(2).sum(), ["summed"]),
+        (lambda phi, sr, hr, rescale: F.mse_loss(phi(sr).detach() * rescale, phi(hr) * rescale),
+         ["detached the wrong tensor"]),
+        (lambda phi, sr, hr, rescale: F.mse_loss(phi(sr) * rescale, phi(hr) * rescale), ["hr_img", "constant"]),
+        (lambda phi, sr, hr, rescale: _content(phi, sr, hr, rescale).item(), ["no gradient"]),
+    ],
+    ids=["pixels", "no-rescale", "rescale-once", "sum", "detached-sr", "hr-not-detached", "item"],
+)
+def test_vgg_content_loss_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_vgg_content_loss, attempt, *phrases)
+
+
+# --- 5.1 / 5.2 adversarial losses ----------------------------------------------------------------
+
+
+def test_adversarial_loss_references_pass(capsys):
+    _passes(checks.check_discriminator_loss, losses.discriminator_loss, capsys)
+    _passes(checks.check_discriminator_loss, lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean(), capsys)
+    _passes(checks.check_generator_adversarial_loss, losses.generator_adversarial_loss, capsys)
+    _passes(checks.check_generator_adversarial_loss, lambda f: F.softplus(-f).mean(), capsys)
+
+
+def _bce(logits, label):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda r, f: _bce(torch.sigmoid(r), 1.0) + _bce(torch.sigmoid(f), 0.0), ["sigmoid applied twice"]),
+        (lambda r, f: _bce(r, 0.0) + _bce(f, 1.0), ["labels are swapped"]),
+        (lambda r, f: -(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()),
+         ["overflows", "softplus"]),
+        (lambda r, f: -(torch.log(torch.sigmoid(r) + 1e-8).mean() + torch.log(1 - torch.sigmoid(f) + 1e-8).mean()),
+         ["caps the loss"]),
+        (lambda r, f: (_bce(r, 1.0) + _bce(f, 0.0)) / 2, ["averaged the two terms"]),
+        (lambda r, f: -(_bce(r, 1.0) + _bce(f, 0.0)), ["sign is flipped"]),
+        (lambda r, f: F.softplus(-r).sum() + F.softplus(f).sum(), ["summed over the batch"]),
+        (lambda r, f: (_bce(r, 1.0) + _bce(f, 0.0)).detach(), ["no gradient"]),
+    ],
+    ids=["sigmoid-twice", "swapped", "unstable", "epsilon", "halved", "sign", "sum", "detached"],
+)
+def test_discriminator_loss_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_discriminator_loss, attempt, *phrases)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda f: torch.log(1 - torch.sigmoid(f)).mean(), ["saturating form"]),
+        (lambda f: _bce(f, 0.0), ["labelled the generator's outputs as fake"]),
+        (lambda f: -_bce(f, 1.0), ["sign is flipped"]),
+        (lambda f: _bce(torch.sigmoid(f), 1.0), ["sigmoid applied twice"]),
+        (lambda f: -torch.log(torch.sigmoid(f)).mean(), ["overflows"]),
+        (lambda f: _bce(f, 1.0).detach().item(), ["no gradient"]),
+    ],
+    ids=["saturating", "fake-label", "sign", "sigmoid-twice", "unstable", "float"],
+)
+def test_generator_adversarial_loss_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_generator_adversarial_loss, attempt, *phrases)
+
+
+# --- 6.1 / 6.2 one step of each network ----------------------------------------------------------
+
+
+def _d_step(discriminator, optimizer, hr_img, sr_img, *, detach=True, zero_grad=True, step=True, probabilities=True,
+            joint=False):
+    if joint:
+        logits = discriminator(torch.cat([hr_img, sr_img.detach()]))
+        real_logits, fake_logits = logits[: len(hr_img)], logits[len(hr_img):]
+    else:
+        real_logits = discriminator(hr_img)
+        fake_logits = discriminator(sr_img.detach() if detach else sr_img)
+    loss = losses.discriminator_loss(real_logits, fake_logits)
+    if zero_grad:
+        optimizer.zero_grad()
+    loss.backward()
+    if step:
+        optimizer.step()
+    summary = torch.sigmoid if probabilities else (lambda logits: logits)
+    return {"discriminator_loss": loss.detach(), "d_real": summary(real_logits.detach()).mean(),
+            "d_fake": summary(fake_logits.detach()).mean()}
+
+
+def test_discriminator_step_reference_passes(capsys):
+    _passes(checks.check_discriminator_step, training.discriminator_step, capsys)
+    _passes(checks.check_discriminator_step, _d_step, capsys)
+
+
+@pytest.mark.parametrize(
+    "changes, phrases",
+    [
+        ({"detach": False}, ["forgot to detach sr_img"]),
+        ({"zero_grad": False}, ["zero_grad is missing"]),
+        ({"step": False}, ["optimizer.step()"]),
+        ({"probabilities": False}, ["sigmoid(logits).mean()"]),
+        ({"joint": True}, ["in one batch", "batch norm"]),
+    ],
+    ids=["not-detached", "no-zero-grad", "no-step", "logits", "joint-batch"],
+)
+def test_discriminator_step_mistakes_are_named(changes, phrases):
+    _fails_with(checks.check_discriminator_step, lambda *args: _d_step(*args, **changes), *phrases)
+
+
+def test_discriminator_step_before_backward_is_explained():
+    def step_first(discriminator, optimizer, hr_img, sr_img):
+        loss = losses.discriminator_loss(discriminator(hr_img), discriminator(sr_img.detach()))
+        optimizer.step()
+        optimizer.zero_grad()
+        loss.backward()
+        return {}
+
+    _fails_with(checks.check_discriminator_step, step_first, "optimizer.step() ran before loss.backward()")
+
+
+def test_discriminator_step_swapped_labels_are_named():
+    def swapped(discriminator, optimizer, hr_img, sr_img):
+        loss = losses.discriminator_loss(discriminator(sr_img.detach()), discriminator(hr_img))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {}
+
+    _fails_with(checks.check_discriminator_step, swapped, "labels are swapped")
+
+
+def _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3, *, freeze=True,
+            unfreeze=True, detach=False, weight=None, saturating=False, zero_grad=True):
+    if freeze:
+        discriminator.requires_grad_(False)
+    fake_logits = discriminator(sr_img.detach() if detach else sr_img)
+    content = content_loss(sr_img, hr_img)
+    adversarial = (-F.softplus(fake_logits).mean() if saturating
+                   else losses.generator_adversarial_loss(fake_logits))
+    total = content + (adversarial_weight if weight is None else weight) * adversarial
+    if unfreeze:
+        discriminator.requires_grad_(True)
+    if zero_grad:
+        optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+    return {"generator_loss": total.detach(), "content_loss": content.detach(),
+            "adversarial_loss": adversarial.detach()}
+
+
+def test_generator_step_without_discriminator_is_named():
+    def content_only(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3):
+        loss = content_loss(sr_img, hr_img)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {}
+
+    _fails_with(checks.check_generator_step, content_only, "adversarial term is missing", "never judged")
+
+
+def test_generator_step_reference_passes(capsys):
+    def library(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3):
+        perceptual_loss = losses.PerceptualLoss(content_loss, adversarial_weight)
+        return training.generator_step(discriminator, optimizer, sr_img, hr_img, perceptual_loss)
+
+    _passes(checks.check_generator_step, library, capsys)
+    _passes(checks.check_generator_step, _g_step, capsys)
+
+
+@pytest.mark.parametrize(
+    "changes, phrases",
+    [
+        ({"detach": True}, ["detached the wrong tensor"]),
+        ({"saturating": True}, ["saturating form"]),
+        ({"weight": 1.0}, ["not weighted"]),
+        ({"weight": 1e-3}, ["instead of using the adversarial_weight argument"]),
+        ({"weight": 0.0}, ["adversarial term has no effect"]),
+        ({"zero_grad": False}, ["zero_grad is missing"]),
+        ({"freeze": False}, ["collected gradients", "requires_grad_(False)"]),
+        ({"unfreeze": False}, ["still frozen"]),
+    ],
+    ids=["detached", "saturating", "unweighted", "hard-coded-weight", "no-adversarial", "no-zero-grad",
+         "d-not-frozen", "d-left-frozen"],
+)
+def test_generator_step_mistakes_are_named(changes, phrases):
+    def attempt(*args, adversarial_weight=1e-3):
+        return _g_step(*args, adversarial_weight=adversarial_weight, **changes)
+
+    _fails_with(checks.check_generator_step, attempt, *phrases)
+
+
+# --- 7.1 / 7.2 MOS -------------------------------------------------------------------------------
+
+
+def _interval(scores, confidence=0.95, quantile=None, ddof=1, divide=math.sqrt):
+    n = len(scores)
+    mean = sum(scores) / n
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - ddof))
+    t = quantile(confidence, n) if quantile else mos.t_quantile((1 + confidence) / 2, n - 1)
+    half = t * std / divide(n)
+    return mean, mean - half, mean + half
+
+
+def test_mos_interval_reference_passes(capsys):
+    _passes(checks.check_mos_interval, mos.mean_confidence_interval, capsys)
+    _passes(checks.check_mos_interval, _interval, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda s, confidence=0.95: _interval(s, confidence, quantile=lambda c, n: 1.959963984540054),
+         ["normal quantile", "Student's t"]),
+        (lambda s, confidence=0.95: _interval(s, confidence, ddof=0), ["population standard deviation"]),
+        (lambda s, confidence=0.95: _interval(s, confidence, divide=lambda n: 1),
+         ["divide the standard deviation by sqrt(n)"]),
+        (lambda s, confidence=0.95: _interval(s, confidence, quantile=lambda c, n: mos.t_quantile((1 + c) / 2, n)),
+         ["n degrees of freedom"]),
+        (lambda s, confidence=0.95: _interval(s, confidence, quantile=lambda c, n: mos.t_quantile(c, n - 1)),
+         ["one-sided"]),
+        (lambda s, confidence=0.95: _interval(s, confidence, divide=lambda n: n),
+         ["divided the standard deviation by n"]),
+    ],
+    ids=["normal", "ddof0", "no-sqrt-n", "n-dof", "one-sided", "divide-by-n"],
+)
+def test_mos_interval_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_mos_interval, attempt, *phrases)
+
+
+def _superiority(first, second, tie=0.5):
+    wins = sum(1.0 if a > b else tie if a == b else 0.0 for a in first for b in second)
+    return wins / (len(first) * len(second))
+
+
+def test_superiority_reference_passes(capsys):
+    _passes(checks.check_probability_of_superiority, lambda a, b: mos.mann_whitney_u(a, b).superiority, capsys)
+    _passes(checks.check_probability_of_superiority, _superiority, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda a, b: _superiority(a, b, tie=0.0), ["ties are not counted"]),
+        (lambda a, b: _superiority(a, b, tie=1.0), ["ties are counted as wins"]),
+        (lambda a, b: _superiority(b, a), ["groups are swapped"]),
+        (lambda a, b: _superiority(a, b) * len(a) * len(b) / (len(a) + len(b)), ["n1 * n2"]),
+    ],
+    ids=["ties-zero", "ties-one", "swapped", "n1-plus-n2"],
+)
+def test_superiority_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_probability_of_superiority, attempt, *phrases)
