@@ -118,10 +118,19 @@ def psnr(
 
 
 def _gaussian_window(device: torch.device) -> torch.Tensor:
+    """The 1-D Gaussian of the SSIM window; the 11x11 window is its outer product."""
     x = torch.arange(SSIM_WINDOW, dtype=torch.float64, device=device) - (SSIM_WINDOW - 1) / 2
     g = torch.exp(-(x**2) / (2 * SSIM_SIGMA**2))
-    g = g / g.sum()
-    return torch.outer(g, g).view(1, 1, SSIM_WINDOW, SSIM_WINDOW)
+    return g / g.sum()
+
+
+def _local_mean(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Gaussian-weighted local means over the 'valid' region, (N, 1, H, W) -> (N, 1, H-10, W-10).
+
+    The window is separable, so two 1-D passes give the 11x11 result at a fifth of the cost.
+    """
+    x = F.conv2d(x, window.view(1, 1, 1, SSIM_WINDOW))
+    return F.conv2d(x, window.view(1, 1, SSIM_WINDOW, 1))
 
 
 def ssim_map(
@@ -155,10 +164,10 @@ def ssim_map(
     window = _gaussian_window(sr.device)
     x = sr.reshape(batch * channels, 1, *sr.shape[-2:])  # every channel alike
     y = hr.reshape(batch * channels, 1, *hr.shape[-2:])
-    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)  # 'valid': (H'-10, W'-10)
-    var_x = F.conv2d(x * x, window) - mu_x**2
-    var_y = F.conv2d(y * y, window) - mu_y**2
-    cov = F.conv2d(x * y, window) - mu_x * mu_y
+    mu_x, mu_y = _local_mean(x, window), _local_mean(y, window)  # 'valid': (H'-10, W'-10)
+    var_x = _local_mean(x * x, window) - mu_x**2
+    var_y = _local_mean(y * y, window) - mu_y**2
+    cov = _local_mean(x * y, window) - mu_x * mu_y
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     luminance_term = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
     structure_term = (2 * cov + c2) / (var_x + var_y + c2)  # contrast and structure together
