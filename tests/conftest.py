@@ -10,6 +10,10 @@ import torch
 # (srgan_edu.course removes MPLBACKEND from their environment).
 matplotlib.use("Agg")
 
+# Tiny networks gain nothing from a second thread, and tests that start worker processes
+# (DataLoader workers, the two-process DDP test) would otherwise oversubscribe two cores.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seeded():

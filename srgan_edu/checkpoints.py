@@ -1,0 +1,288 @@
+"""Checkpoints: save a training run safely, resume it exactly, load it without running code (lessons 06 and 08).
+
+A checkpoint is one file written by ``torch.save`` holding plain data only: tensors,
+lists, dicts, strings and numbers. Training (:mod:`srgan_edu.training`) stores in it
+
+- ``kind`` (``"srresnet"`` or ``"srgan"``) and the networks' constructor arguments
+  (``generator_config``, ``discriminator_config``), so that a checkpoint of another model
+  or scale is refused with a message instead of loading half its weights;
+- the weights, both optimisers, the learning-rate schedulers and the gradient scalers;
+- the step, the training history and the validation history;
+- every random number generator state (PyTorch CPU and CUDA, NumPy, Python's ``random``)
+  and the position of the data stream, so that a resumed run draws the very batches the
+  uninterrupted run would have drawn.
+
+Three habits make checkpoints trustworthy:
+
+1. **Atomic writes.** The file is written under a temporary name beside its destination
+   and renamed with ``os.replace``; a run killed mid-save leaves the previous checkpoint
+   intact, never a truncated one.
+2. **Keep the last N and the best.** ``step_00001000.pt`` files beyond the last
+   ``keep_last`` are deleted; ``best.pt`` holds the one with the best validation score.
+3. **Load with ``weights_only=True``.** A pickle can run any code when it is loaded.
+   Learners download checkpoints from strangers, so :func:`load_checkpoint` only accepts
+   files made of plain data, and says why it refused one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT_FORMAT = 1  # bumped when the layout of the saved dict changes
+STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+BEST_FILE = "best.pt"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be read, or was refused as unsafe."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint holds another kind of model, or the same model with other settings."""
+
+
+# --- writing and reading ----------------------------------------------------------------
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``state`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    Args:
+        state: plain data only (tensors, lists, tuples, dicts, str, numbers, None), so that
+            :func:`load_checkpoint` can read it back with ``weights_only=True``.
+        path: the destination; parent folders are created.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes are on disk before the rename makes them visible
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(..., weights_only=True)``: data only, no code.
+
+    Args:
+        path: a file written by :func:`save_checkpoint` (or by ``torch.save`` of plain data).
+        map_location: where tensors are placed (``"cpu"`` works on every machine).
+
+    Returns:
+        The saved dict.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: the file is not a checkpoint, is damaged, or contains Python
+            objects that would run code when unpickled (refused; the message says why).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path} (resolved from {Path.cwd()}).")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"Refused to load {path}: it contains Python objects beyond plain data (tensors, lists, dicts, "
+            f"numbers, strings), and unpickling such objects can run arbitrary code on this machine. "
+            f"srgan-edu loads checkpoints with torch.load(..., weights_only=True) and never without it. "
+            f"If you made this file yourself and trust it, re-save only its tensors and plain data. "
+            f"(PyTorch said: {_reason(err)})"
+        ) from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(
+            f"Cannot read {path} as a checkpoint ({type(err).__name__}: {err}). The file may be truncated "
+            f"or not a PyTorch file at all."
+        ) from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a checkpoint dict.")
+    return state
+
+
+def _reason(err: Exception) -> str:
+    """The informative line of PyTorch's long weights_only message (which global it refused)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if "WeightsUnpickler error" in line or "Unsupported" in line:
+            return line
+    return lines[0] if lines else type(err).__name__
+
+
+def describe(state: dict[str, Any]) -> str:
+    """One line about a checkpoint: model kind, step, generator settings."""
+    config = state.get("generator_config", {})
+    settings = ", ".join(f"{key}={value}" for key, value in config.items())
+    return f"{state.get('kind', 'unknown model')} at step {state.get('step', '?')} ({settings})"
+
+
+def check_compatible(
+    state: dict[str, Any],
+    *,
+    kinds: tuple[str, ...],
+    generator_config: dict[str, Any] | None = None,
+    discriminator_config: dict[str, Any] | None = None,
+    source: str | os.PathLike = "the checkpoint",
+) -> None:
+    """Raise a clear error unless the checkpoint holds the expected kind of model and settings.
+
+    Args:
+        state: a loaded checkpoint.
+        kinds: the model kinds that are acceptable, e.g. ``("srresnet", "srgan")`` for a generator.
+        generator_config: the ``SRResNet.config`` it must match (None: not checked).
+        discriminator_config: the ``Discriminator.config`` it must match (None: not checked).
+        source: the file, for the message.
+
+    Raises:
+        CheckpointMismatchError: naming every setting that differs.
+    """
+    if state.get("format") != CHECKPOINT_FORMAT or "kind" not in state:
+        raise CheckpointMismatchError(
+            f"{source} is not an srgan-edu training checkpoint (no 'kind'/'format' entries; its keys are "
+            f"{sorted(state)[:8]}). Use a file written by srgan_edu.training (RUN_DIR/checkpoints/*.pt)."
+        )
+    if state["kind"] not in kinds:
+        raise CheckpointMismatchError(
+            f"{source} holds a {state['kind']!r} run, but {' or '.join(map(repr, kinds))} is needed here."
+        )
+    problems = []
+    for name, expected in (("generator", generator_config), ("discriminator", discriminator_config)):
+        if expected is None:
+            continue
+        saved = state.get(f"{name}_config") or {}
+        for key in sorted(set(saved) | set(expected)):
+            if saved.get(key) != expected.get(key):
+                problems.append(f"{name} {key}: checkpoint {saved.get(key)!r}, here {expected.get(key)!r}")
+    if problems:
+        raise CheckpointMismatchError(
+            f"{source} was trained with other network settings ({'; '.join(problems)}). Build the networks "
+            f"with the checkpoint's settings (training.load_generator(path) does this for the generator), "
+            f"or start a new run in another folder."
+        )
+
+
+# --- random number generator states, as plain data ------------------------------------------
+
+
+def capture_rng_states() -> dict[str, Any]:
+    """Every global random number generator's state, as tensors and numbers (weights_only-safe).
+
+    Returns:
+        ``{"torch_cpu": ByteTensor, "torch_cuda": [ByteTensor per GPU], "numpy": {...},
+        "python": {...}}``.
+    """
+    numpy_state = np.random.get_state()  # ("MT19937", keys (624,) uint32, pos, has_gauss, cached_gaussian)
+    python_version, python_internal, python_gauss = random.getstate()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    return {
+        "torch_cpu": torch.get_rng_state(),
+        "torch_cuda": list(cuda_states),
+        "numpy": {
+            "bit_generator": str(numpy_state[0]),
+            "keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
+            "pos": int(numpy_state[2]),
+            "has_gauss": int(numpy_state[3]),
+            "cached_gaussian": float(numpy_state[4]),
+        },
+        "python": {
+            "version": int(python_version),
+            "internal": torch.tensor(python_internal, dtype=torch.int64),
+            "gauss_next": python_gauss,
+        },
+    }
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    """Put back the states saved by :func:`capture_rng_states`.
+
+    CUDA states are restored only where the same number of GPUs is present (a checkpoint
+    made on a GPU still resumes on a CPU; its CUDA states are then irrelevant).
+    """
+    torch.set_rng_state(states["torch_cpu"].to("cpu", torch.uint8))
+    cuda_states = states.get("torch_cuda") or []
+    if cuda_states and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda_states):
+        torch.cuda.set_rng_state_all([state.to("cpu", torch.uint8) for state in cuda_states])
+    numpy_state = states["numpy"]
+    np.random.set_state((
+        numpy_state["bit_generator"],
+        numpy_state["keys"].numpy().astype(np.uint32),
+        numpy_state["pos"],
+        numpy_state["has_gauss"],
+        numpy_state["cached_gaussian"],
+    ))
+    python_state = states["python"]
+    random.setstate((python_state["version"], tuple(int(v) for v in python_state["internal"].tolist()),
+                     python_state["gauss_next"]))
+
+
+# --- a folder of checkpoints: keep the last N and the best ------------------------------------
+
+
+class CheckpointManager:
+    """The checkpoints of one run in one folder: ``step_XXXXXXXX.pt`` (the last N) and ``best.pt``.
+
+    Args:
+        folder: where the files go (created on the first save).
+        keep_last: how many step checkpoints to keep (older ones are deleted); at least 1.
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, keep_last: int = 3) -> None:
+        if keep_last < 1:
+            raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        self.folder = Path(folder)
+        self.keep_last = keep_last
+
+    def step_files(self) -> list[tuple[int, Path]]:
+        """(step, path) of every step checkpoint, oldest first."""
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for path in self.folder.iterdir():
+            match = STEP_FILE.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def latest(self) -> Path | None:
+        """The newest step checkpoint, or None."""
+        files = self.step_files()
+        return files[-1][1] if files else None
+
+    def best(self) -> Path | None:
+        """``best.pt`` if it exists."""
+        path = self.folder / BEST_FILE
+        return path if path.is_file() else None
+
+    def save(self, state: dict[str, Any], *, step: int, is_best: bool = False) -> Path:
+        """Write ``step_{step:08d}.pt`` atomically, copy it to ``best.pt`` if ``is_best``, prune old ones.
+
+        Returns:
+            The step checkpoint's path.
+        """
+        path = save_checkpoint(state, self.folder / f"step_{step:08d}.pt")
+        if is_best:
+            tmp = self.folder / f".{BEST_FILE}.tmp{os.getpid()}"
+            try:
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, self.folder / BEST_FILE)
+            finally:
+                tmp.unlink(missing_ok=True)
+        for _, old in self.step_files()[: -self.keep_last]:
+            old.unlink(missing_ok=True)
+        return path

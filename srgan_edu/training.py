@@ -1,0 +1,1222 @@
+"""Training SRResNet and SRGAN (Ledig et al., CVPR 2017, sec. 2 and 3.2), lessons 06 and 08.
+
+Read top to bottom:
+
+1. :class:`TrainConfig`: the paper's schedule as the defaults (batch 16 of 96x96 HR crops,
+   Adam with beta1 = 0.9; SRResNet 10^6 updates at 1e-4; SRGAN 10^5 updates at 1e-4
+   then 10^5 at 1e-5, starting from a trained SRResNet).
+2. :class:`History`: one row per logged step (loss parts, D(x), D(G(z)), learning rate,
+   images per second), saved as CSV and JSON beside the checkpoints.
+3. The step functions, small enough to read in lesson 06 and re-implement in its exercise:
+   :func:`srresnet_step` (eq. 4 or 5), :func:`discriminator_step` (eq. 2),
+   :func:`generator_step` (eq. 3 and 6) and :func:`srgan_step` (one of each, alternating).
+4. :func:`validate`: PSNR and SSIM on held-out images, plus a fixed grid of samples.
+5. :func:`train_srresnet` and :func:`train_srgan`: the loop around the steps with mixed
+   precision on CUDA, checkpoints (:mod:`srgan_edu.checkpoints`) that resume exactly,
+   a stop with a clear message on a NaN loss, and several processes under ``torchrun``
+   (:mod:`srgan_edu.distributed`).
+6. :func:`load_generator`, and the ``train`` subcommand of ``python -m srgan_edu``.
+
+Ranges, as everywhere in the course: LR inputs (B, 3, h, w) in [0, 1]; HR targets and
+generator outputs (B, 3, 4h, 4w) in [-1, 1]; the discriminator returns logits (B,).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from srgan_edu import checkpoints, distributed, losses
+from srgan_edu.checkpoints import CheckpointManager, CheckpointMismatchError
+from srgan_edu.discriminator import Discriminator
+from srgan_edu.images import modcrop, save_image, to_unit
+from srgan_edu.srresnet import SRResNet
+
+KINDS = ("srresnet", "srgan")
+CONTENT_LOSSES = {"mse": None, "vgg22": "relu2_2", "vgg54": "relu5_4"}  # name -> VGG19 layer phi_i,j
+
+
+# --- 1. the configuration -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: the defaults are the paper's SRResNet schedule (use :meth:`srgan` for SRGAN's).
+
+    ``TrainConfig.srresnet(steps=200)`` and ``TrainConfig.srgan(steps=200)`` start from the
+    paper's values and change only what is named.
+    """
+
+    steps: int = 1_000_000  # generator updates in total (paper: 10^6 SRResNet, 2 x 10^5 SRGAN)
+    batch_size: int = 16  # HR crops per step and per process (paper: 16)
+    hr_crop: int = 96  # side of the HR training crops; the LR crops are hr_crop / scale (paper: 96)
+    scale: int = 4  # upscaling factor (paper: 4)
+    learning_rate: float = 1e-4  # Adam step size (paper: 1e-4)
+    discriminator_learning_rate: float | None = None  # None: the same as learning_rate (the paper)
+    lr_drop_step: int | None = None  # step after which the learning rates are multiplied by lr_drop_factor
+    lr_drop_factor: float = 0.1  # paper: 1e-4 -> 1e-5 halfway through SRGAN training
+    adam_beta1: float = 0.9  # paper: 0.9 (PyTorch's default too)
+    adam_beta2: float = 0.999  # not stated in the paper; Adam's usual value
+    content_loss: str = "mse"  # "mse" (eq. 4), "vgg22" or "vgg54" (eq. 5, phi_2,2 or phi_5,4)
+    adversarial_weight: float = 1e-3  # weight of l_Gen in l_SR (eq. 3); SRGAN only
+    seed: int = 0  # seeds the training crops, so a run and its resumption draw the same batches
+    log_every: int = 100  # steps between history rows (each row averages the steps since the last)
+    val_every: int = 5_000  # steps between validations (PSNR/SSIM and a grid of samples); 0: never
+    val_crop: int | None = None  # validate on HR centre crops of this side (None: whole images); bounds the time
+    checkpoint_every: int = 5_000  # steps between checkpoints (and one at the end)
+    keep_last: int = 3  # step checkpoints kept (best.pt is kept as well)
+    amp: bool = False  # mixed precision on CUDA: bf16 where supported, else fp16 with loss scaling
+    channels_last: bool | None = None  # NHWC memory layout; None: on for CUDA, off for the CPU
+    compile: bool = False  # torch.compile the networks (first steps are slow while it compiles)
+    num_workers: int = 0  # DataLoader worker processes (decoding large PNGs needs several)
+
+    @classmethod
+    def srresnet(cls, **changes: Any) -> TrainConfig:
+        """The paper's SRResNet schedule: 10^6 updates at 1e-4 with the MSE loss, then ``changes``."""
+        return cls(**changes)
+
+    @classmethod
+    def srgan(cls, **changes: Any) -> TrainConfig:
+        """The paper's SRGAN schedule: 10^5 updates at 1e-4, 10^5 at 1e-5, VGG54 loss, then ``changes``."""
+        values = {"steps": 200_000, "lr_drop_step": 100_000, "content_loss": "vgg54"}
+        values.update(changes)
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.content_loss not in CONTENT_LOSSES:
+            raise ValueError(f"content_loss must be one of {', '.join(CONTENT_LOSSES)}, got {self.content_loss!r}")
+        positive = ("steps", "batch_size", "hr_crop", "scale", "log_every", "checkpoint_every", "keep_last")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.hr_crop % self.scale:
+            raise ValueError(f"hr_crop={self.hr_crop} must be a multiple of scale={self.scale}")
+        if self.val_every < 0 or self.num_workers < 0:
+            raise ValueError("val_every and num_workers must be >= 0")
+        if self.val_crop is not None and self.val_crop < self.scale:
+            raise ValueError(f"val_crop must be at least scale={self.scale} (or None for whole images)")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+
+# Settings that a resumed run must share with its checkpoint: changing them would silently
+# make the "continued" run a different one. Everything else (steps, logging, precision) may change.
+_RECIPE_FIELDS = (
+    "batch_size", "hr_crop", "scale", "learning_rate", "discriminator_learning_rate", "lr_drop_step",
+    "lr_drop_factor", "adam_beta1", "adam_beta2", "content_loss", "adversarial_weight", "seed",
+)
+
+
+# --- 2. the history of a run ----------------------------------------------------------------
+
+
+class History:
+    """Rows of numbers, one per logged step, with CSV and JSON files.
+
+    Each row is a dict such as ``{"step": 100, "content_loss": 0.02, "learning_rate": 1e-4,
+    "images_per_second": 85.3}``; rows may differ in their columns (CSV cells are then empty).
+
+    Args:
+        rows: rows to start with (e.g. from a checkpoint).
+    """
+
+    def __init__(self, rows: Sequence[dict[str, Any]] | None = None) -> None:
+        self.rows: list[dict[str, Any]] = [dict(row) for row in rows or []]
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Add one row (numbers, strings or None)."""
+        self.rows.append(dict(row))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.rows[index]
+
+    def __repr__(self) -> str:
+        return f"History({len(self.rows)} rows, columns {self.columns()})"
+
+    def columns(self) -> list[str]:
+        """Every column name, in the order first seen."""
+        return list(dict.fromkeys(key for row in self.rows for key in row))
+
+    def column(self, name: str) -> list[float]:
+        """One column, with NaN where a row lacks it (so that it lines up with :meth:`steps`)."""
+        return [float(row[name]) if row.get(name) is not None else math.nan for row in self.rows]
+
+    def steps(self) -> list[int]:
+        """The ``step`` column."""
+        return [int(row["step"]) for row in self.rows]
+
+    def last(self) -> dict[str, Any]:
+        """The newest row (empty dict when there is none)."""
+        return dict(self.rows[-1]) if self.rows else {}
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the rows as CSV (atomically), one column per name."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=self.columns())
+                writer.writeheader()
+                writer.writerows(self.rows)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        """Write the rows as a JSON list of objects (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(self.rows, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike) -> History:
+        """Read a file written by :meth:`to_csv` (numbers come back as int or float)."""
+        rows = []
+        with open(path, newline="", encoding="utf-8") as handle:
+            for raw in csv.DictReader(handle):
+                rows.append({key: _parse_number(value) for key, value in raw.items() if value != ""})
+        return cls(rows)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> History:
+        """Read a file written by :meth:`to_json`."""
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _parse_number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+# --- 3. the steps -------------------------------------------------------------------------------
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` for mixed precision, or a context that does nothing when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                       scaler: torch.amp.GradScaler | None) -> None:
+    """loss.backward() and optimizer.step(), through the gradient scaler when fp16 needs one."""
+    if scaler is not None and scaler.is_enabled():
+        # fp16 gradients underflow to 0 below about 6e-8: scale the loss up, unscale before the step,
+        # and skip the step when the scaled gradients overflowed (the scaler then lowers its scale).
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
+def srresnet_step(
+    generator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    lr_img: torch.Tensor,
+    hr_img: torch.Tensor,
+    content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    autocast_dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """One update of SRResNet with a content loss alone (eq. 4 for MSE, eq. 5 for VGG).
+
+    Args:
+        generator: the SRResNet, in train mode.
+        optimizer: its Adam optimiser.
+        lr_img: (B, 3, h, w) in [0, 1].
+        hr_img: (B, 3, scale*h, scale*w) in [-1, 1].
+        content_loss: ``content_loss(sr_img, hr_img)`` -> scalar, e.g.
+            :func:`srgan_edu.losses.mse_content_loss`.
+        scaler: a gradient scaler for fp16 (None otherwise).
+        autocast_dtype: ``torch.bfloat16`` or ``torch.float16`` for mixed precision, None for fp32.
+
+    Returns:
+        ``{"content_loss": scalar tensor}`` (detached).
+    """
+    with autocast(lr_img.device, autocast_dtype):
+        sr_img = generator(lr_img)  # (B, 3, h, w) in [0, 1] -> (B, 3, 4h, 4w) in [-1, 1]
+        loss = content_loss(sr_img, hr_img)
+    optimizer.zero_grad(set_to_none=True)
+    _backward_and_step(loss, optimizer, scaler)
+    return {"content_loss": loss.detach()}
+
+
+def discriminator_step(
+    discriminator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    hr_img: torch.Tensor,
+    sr_img: torch.Tensor,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    autocast_dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """One update of D (eq. 2): push D(hr_img) towards 1 and D(sr_img) towards 0.
+
+    D minimises -log D(I_HR) - log(1 - D(G(I_LR))), computed on logits by
+    :func:`srgan_edu.losses.discriminator_loss`. The generator's output is detached, so this
+    step changes D only.
+
+    Args:
+        discriminator: D, in train mode; returns logits.
+        optimizer: D's Adam optimiser.
+        hr_img: real HR crops (B, 3, H, W) in [-1, 1].
+        sr_img: the generator's outputs for the same batch, (B, 3, H, W) in [-1, 1].
+        scaler: a gradient scaler for fp16 (None otherwise).
+        autocast_dtype: ``torch.bfloat16`` or ``torch.float16`` for mixed precision, None for fp32.
+
+    Returns:
+        ``{"discriminator_loss", "d_real", "d_fake"}``: the loss, and the means of D(x) and
+        D(G(z)) (probabilities in [0, 1]) before the update. Detached scalar tensors.
+    """
+    with autocast(hr_img.device, autocast_dtype):
+        real_logits = discriminator(hr_img)  # (B,)
+        fake_logits = discriminator(sr_img.detach())  # (B,); detached: no gradient reaches G
+        loss = losses.discriminator_loss(real_logits, fake_logits)  # autocast computes it in fp32
+    optimizer.zero_grad(set_to_none=True)
+    _backward_and_step(loss, optimizer, scaler)
+    return {
+        "discriminator_loss": loss.detach(),
+        "d_real": torch.sigmoid(real_logits.detach().float()).mean(),  # D(x)
+        "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),  # D(G(z))
+    }
+
+
+def generator_step(
+    discriminator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sr_img: torch.Tensor,
+    hr_img: torch.Tensor,
+    perceptual_loss: losses.PerceptualLoss,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    autocast_dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """One update of G with the perceptual loss l_SR = l_X + 1e-3 l_Gen (eq. 3, 6).
+
+    ``sr_img`` must still carry its graph back to the generator (computed as
+    ``generator(lr_img)`` with gradients on). D only judges here: its weights are frozen for
+    this step, so the backward pass computes gradients for G alone.
+
+    Args:
+        discriminator: D (the plain network, not a DistributedDataParallel wrapper).
+        optimizer: G's Adam optimiser.
+        sr_img: G(lr_img), (B, 3, H, W) in [-1, 1], with gradient.
+        hr_img: the targets, (B, 3, H, W) in [-1, 1].
+        perceptual_loss: a :class:`srgan_edu.losses.PerceptualLoss`.
+        scaler: a gradient scaler for fp16 (None otherwise).
+        autocast_dtype: ``torch.bfloat16`` or ``torch.float16`` for mixed precision, None for fp32.
+
+    Returns:
+        ``{"generator_loss", "content_loss", "adversarial_loss"}``: l_SR, l_X and l_Gen
+        (before its 1e-3 weight). Detached scalar tensors.
+    """
+    discriminator.requires_grad_(False)  # gradients flow *through* D to G, not into D's weights
+    try:
+        with autocast(hr_img.device, autocast_dtype):
+            fake_logits = discriminator(sr_img)  # (B,)
+            parts = perceptual_loss(sr_img, hr_img, fake_logits)
+    finally:
+        discriminator.requires_grad_(True)
+    optimizer.zero_grad(set_to_none=True)
+    _backward_and_step(parts.total, optimizer, scaler)
+    return {
+        "generator_loss": parts.total.detach(),
+        "content_loss": parts.content.detach(),
+        "adversarial_loss": parts.adversarial.detach(),
+    }
+
+
+def srgan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    generator_optimizer: torch.optim.Optimizer,
+    discriminator_optimizer: torch.optim.Optimizer,
+    lr_img: torch.Tensor,
+    hr_img: torch.Tensor,
+    perceptual_loss: losses.PerceptualLoss,
+    *,
+    generator_scaler: torch.amp.GradScaler | None = None,
+    discriminator_scaler: torch.amp.GradScaler | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    judge: nn.Module | None = None,
+) -> dict[str, torch.Tensor]:
+    """One SRGAN iteration: G makes a batch, D takes one step on it, then G takes one step (k = 1).
+
+    The same G(lr_img) serves both steps, as in the min-max game of eq. 1: D learns on it
+    detached, then G learns from the updated D's verdict on it.
+
+    Args:
+        generator, discriminator: G and D in train mode (possibly wrapped in DDP).
+        generator_optimizer, discriminator_optimizer: their optimisers.
+        lr_img: (B, 3, h, w) in [0, 1]; hr_img: (B, 3, scale*h, scale*w) in [-1, 1].
+        perceptual_loss: l_SR (eq. 3).
+        generator_scaler, discriminator_scaler: gradient scalers for fp16 (None otherwise).
+        autocast_dtype: mixed precision dtype, None for fp32.
+        judge: the discriminator as the generator step uses it (the plain network when
+            ``discriminator`` is wrapped in DistributedDataParallel); default ``discriminator``.
+
+    Returns:
+        The union of :func:`discriminator_step`'s and :func:`generator_step`'s parts.
+    """
+    with autocast(lr_img.device, autocast_dtype):
+        sr_img = generator(lr_img)  # (B, 3, h, w) in [0, 1] -> (B, 3, 4h, 4w) in [-1, 1]
+    parts = discriminator_step(discriminator, discriminator_optimizer, hr_img, sr_img,
+                               scaler=discriminator_scaler, autocast_dtype=autocast_dtype)
+    parts |= generator_step(judge if judge is not None else discriminator, generator_optimizer, sr_img, hr_img,
+                            perceptual_loss, scaler=generator_scaler, autocast_dtype=autocast_dtype)
+    return parts
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; training stopped before saving anything from that step."""
+
+
+def check_finite(parts: dict[str, torch.Tensor], step: int, *, last_checkpoint: Path | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` naming the step and the loss part when one is NaN or infinite.
+
+    One device-to-host copy for all parts together (a sync per step, cheap next to a step).
+    """
+    values = torch.stack([value.detach().float().reshape(()) for value in parts.values()])
+    if bool(torch.isfinite(values).all()):
+        return
+    bad = [f"{name} = {value:g}" for name, value in zip(parts, values.tolist()) if not math.isfinite(value)]
+    kept = (f"The last good checkpoint, {last_checkpoint}, is untouched; resume from it (--resume) after the fix."
+            if last_checkpoint else "No checkpoint had been written yet.")
+    raise NonFiniteLossError(
+        f"Training stopped at step {step}: {', '.join(bad)} (not a finite number). {kept} Usual causes: a "
+        f"learning rate too high, fp16 overflow (use bf16 or turn --amp off), or broken input images (NaN pixels)."
+    )
+
+
+# --- 4. validation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Held-out images prepared once: HR cropped to a multiple of the scale and its LR version."""
+
+    names: tuple[str, ...]  # image names
+    hr_images: tuple[torch.Tensor, ...]  # (3, H, W) in [0, 1], H and W multiples of scale
+    lr_images: tuple[torch.Tensor, ...]  # (3, H/scale, W/scale) in [0, 1], bicubic (the paper's degradation)
+    scale: int  # upscaling factor
+
+    @classmethod
+    def from_images(cls, images: Sequence[tuple[str, torch.Tensor]] | Sequence[torch.Tensor], *,
+                    scale: int, crop: int | None = None) -> ValidationSet:
+        """Build from (name, (3, H, W) [0, 1]) pairs, or bare images.
+
+        Args:
+            images: the held-out HR images.
+            scale: the upscaling factor.
+            crop: keep only a centre crop of this side (None: whole images).
+        """
+        from srgan_edu.degradation import degrade
+
+        names, hrs, lrs = [], [], []
+        for position, item in enumerate(images):
+            name, img = item if isinstance(item, tuple) else (f"image {position}", item)
+            img = img.detach().to("cpu", torch.float32)
+            if crop is not None:
+                top, left = max(0, (img.shape[-2] - crop) // 2), max(0, (img.shape[-1] - crop) // 2)
+                img = img[:, top : top + crop, left : left + crop]
+            hr_img = modcrop(img, scale)
+            names.append(name)
+            hrs.append(hr_img)
+            lrs.append(degrade(hr_img, scale).clamp(0, 1))
+        return cls(tuple(names), tuple(hrs), tuple(lrs), scale)
+
+
+@torch.no_grad()
+def validate(generator: nn.Module, validation_set: ValidationSet) -> dict[str, float]:
+    """Mean PSNR and SSIM of the generator on held-out images (Y channel, border of ``scale`` shaved).
+
+    The generator runs in eval mode (BatchNorm uses its running statistics, as at test
+    time) and is put back into its previous mode afterwards.
+
+    Args:
+        generator: lr_img (B, 3, h, w) [0, 1] -> (B, 3, scale*h, scale*w) [-1, 1].
+        validation_set: from :meth:`ValidationSet.from_images`.
+
+    Returns:
+        ``{"psnr": dB, "ssim": in [0, 1]}``, means over the images.
+    """
+    from srgan_edu.metrics import psnr, ssim
+
+    device = next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    try:
+        scores = []
+        for lr_img, hr_img in zip(validation_set.lr_images, validation_set.hr_images):
+            sr_img = _super_resolve(generator, lr_img.to(device)).cpu()
+            scores.append((psnr(sr_img, hr_img, scale=validation_set.scale),
+                           ssim(sr_img, hr_img, scale=validation_set.scale)))
+    finally:
+        generator.train(was_training)
+    return {"psnr": float(np.mean([s[0] for s in scores])), "ssim": float(np.mean([s[1] for s in scores]))}
+
+
+def _super_resolve(generator: nn.Module, lr_img: torch.Tensor) -> torch.Tensor:
+    """(3, h, w) [0, 1] -> (3, scale*h, scale*w) [0, 1] with a model already in eval mode."""
+    from srgan_edu.evaluation import super_resolve
+
+    return super_resolve(generator, lr_img)
+
+
+@torch.no_grad()
+def sample_grid(generator: nn.Module, validation_set: ValidationSet, *, num_images: int = 4,
+                crop: int = 128) -> torch.Tensor:
+    """A fixed grid of samples: one row per image with bicubic | generator | HR, centre crops.
+
+    The crops are the same at every call, so grids saved during training show progress.
+
+    Args:
+        generator: the model (its mode is restored afterwards).
+        validation_set: the held-out images.
+        num_images: rows (at most the number of images).
+        crop: side of the HR centre crop (rounded down to a multiple of the scale).
+
+    Returns:
+        (3, rows * crop + padding, 3 * crop + padding) in [0, 1].
+    """
+    from torchvision.utils import make_grid
+
+    from srgan_edu.degradation import upscale
+
+    scale = validation_set.scale
+    device = next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    tiles = []
+    try:
+        for lr_img, hr_img in list(zip(validation_set.lr_images, validation_set.hr_images))[:num_images]:
+            lr_crop = min(crop // scale, *lr_img.shape[-2:])
+            top = (lr_img.shape[-2] - lr_crop) // 2
+            left = (lr_img.shape[-1] - lr_crop) // 2
+            lr_patch = lr_img[:, top : top + lr_crop, left : left + lr_crop]
+            hr_patch = hr_img[:, top * scale : (top + lr_crop) * scale, left * scale : (left + lr_crop) * scale]
+            sr_patch = to_unit(generator(lr_patch[None].to(device))[0]).clamp(0, 1).float().cpu()
+            bicubic = upscale(lr_patch, scale, method="bicubic").clamp(0, 1)
+            tiles += [bicubic, sr_patch, hr_patch]
+    finally:
+        generator.train(was_training)
+    return make_grid(tiles, nrow=3, padding=2, pad_value=1.0)
+
+
+# --- 5. the training loop ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How the numbers are held during training on one device."""
+
+    autocast_dtype: torch.dtype | None  # None: fp32 throughout
+    grad_scaler: bool  # fp16 needs loss scaling; bf16 and fp32 do not
+    channels_last: bool  # NHWC layout: tensor-core convolutions prefer it
+    description: str  # one line for the log
+
+    @classmethod
+    def choose(cls, device: torch.device, *, amp: bool, channels_last: bool | None) -> Precision:
+        """Mixed precision on CUDA when asked (bf16 where supported, else fp16); fp32 elsewhere."""
+        device = torch.device(device)
+        layout = (device.type == "cuda") if channels_last is None else channels_last
+        layout_text = ", channels_last" if layout else ""
+        if amp and device.type == "cuda":
+            if torch.cuda.is_bf16_supported():
+                return cls(torch.bfloat16, False, layout, f"mixed precision (bf16){layout_text}")
+            return cls(torch.float16, True, layout, f"mixed precision (fp16 with a gradient scaler){layout_text}")
+        note = " (mixed precision is used on CUDA GPUs only)" if amp else ""
+        return cls(None, False, layout, f"fp32{layout_text}{note}")
+
+
+class TrainingStream(Sampler):
+    """Batches of sample indices forever, each batch a pure function of (seed, step, rank).
+
+    Sample number ``p = (step * world_size + rank) * batch_size + i`` of the whole run is
+    item ``p % n`` of a permutation of the n samples drawn for epoch ``p // n``. Nothing
+    depends on what happened before, so a resumed run (``start_step``) draws exactly the
+    batches the uninterrupted run would have drawn, whatever ``num_workers`` is, and the
+    processes of a ``torchrun`` job draw disjoint samples.
+
+    Yields lists of ``(epoch, index)``; :class:`EpochIndexed` passes the epoch on to
+    datasets with a ``set_epoch`` method (:class:`srgan_edu.data.PairedPatchDataset` picks its
+    crops from (seed, epoch, index)).
+
+    Args:
+        num_samples: the data set's length.
+        batch_size: samples per batch and process.
+        seed: seeds the permutations.
+        start_step: the first batch to yield (the steps already done).
+        rank, world_size: this process and the number of processes.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, *, seed: int, start_step: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        if num_samples < 1:
+            raise ValueError("the training data set is empty")
+        self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
+        self.start_step, self.rank, self.world_size = start_step, rank, world_size
+        self._cached: tuple[int, list[int]] | None = None
+
+    def _permutation(self, epoch: int) -> list[int]:
+        if self._cached is None or self._cached[0] != epoch:
+            mixed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+            order = torch.randperm(self.num_samples, generator=torch.Generator().manual_seed(mixed))
+            self._cached = (epoch, order.tolist())
+        return self._cached[1]
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        """The (epoch, index) pairs of batch ``step`` (0-based) for this process."""
+        first = (step * self.world_size + self.rank) * self.batch_size
+        items = []
+        for position in range(first, first + self.batch_size):
+            epoch, offset = divmod(position, self.num_samples)
+            items.append((epoch, self._permutation(epoch)[offset]))
+        return items
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step
+        while True:
+            yield self.batch(step)
+            step += 1
+
+    def __len__(self) -> int:  # DataLoader asks; the stream is endless
+        return sys.maxsize
+
+
+class EpochIndexed(Dataset):
+    """Wraps a data set so that it is indexed by ``(epoch, index)`` (see :class:`TrainingStream`)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, index = key
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]
+
+
+def training_loader(dataset: Dataset, *, batch_size: int, seed: int, start_step: int = 0, rank: int = 0,
+                    world_size: int = 1, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+    """An endless DataLoader of (lr_img, hr_img) batches that resumes exactly at ``start_step``."""
+    stream = TrainingStream(len(dataset), batch_size, seed=seed, start_step=start_step, rank=rank,
+                            world_size=world_size)
+    return DataLoader(
+        EpochIndexed(dataset),
+        batch_sampler=stream,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator().manual_seed(seed),  # so the loader never draws from the global generator
+    )
+
+
+def make_content_loss(name: str, *, vgg_weights=None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``"mse"`` -> :func:`losses.mse_content_loss`; ``"vgg22"``/``"vgg54"`` -> :class:`losses.VGGContentLoss`.
+
+    Args:
+        name: one of ``"mse"``, ``"vgg22"`` (phi_2,2), ``"vgg54"`` (phi_5,4).
+        vgg_weights: for the VGG losses, as :class:`srgan_edu.vgg.VGGFeatures` takes them
+            (``vgg.PRETRAINED``, a path, or None for random features).
+    """
+    if name not in CONTENT_LOSSES:
+        raise ValueError(f"content loss must be one of {', '.join(CONTENT_LOSSES)}, got {name!r}")
+    layer = CONTENT_LOSSES[name]
+    if layer is None:
+        return losses.mse_content_loss
+    return losses.VGGContentLoss(layer, weights=vgg_weights)
+
+
+def _default_vgg_weights():
+    from srgan_edu import vgg
+
+    return vgg.PRETRAINED
+
+
+@dataclass
+class TrainResult:
+    """What a training run leaves behind."""
+
+    generator: nn.Module  # the trained generator (plain network, on the training device, train mode)
+    discriminator: nn.Module | None  # the trained discriminator (SRGAN only)
+    history: History  # one row per logged step
+    validation: History  # one row per validation: step, psnr, ssim
+    run_dir: Path  # the run's folder
+    last_checkpoint: Path | None  # the newest checkpoint (None on processes other than rank 0)
+    best_checkpoint: Path | None  # the checkpoint with the best validation PSNR
+    steps: int  # steps done in total (including those before a resume)
+
+    @property
+    def history_csv(self) -> Path:
+        return self.run_dir / "history.csv"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.run_dir / "samples"
+
+
+def run_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
+    """Where a run keeps its files: checkpoints/, history.csv/.json, validation.csv, samples/."""
+    run_dir = Path(run_dir)
+    return {
+        "run": run_dir,
+        "checkpoints": run_dir / "checkpoints",
+        "history_csv": run_dir / "history.csv",
+        "history_json": run_dir / "history.json",
+        "validation_csv": run_dir / "validation.csv",
+        "samples": run_dir / "samples",
+    }
+
+
+def train_srresnet(
+    generator: nn.Module,
+    train_data: Dataset | str | os.PathLike | Sequence[torch.Tensor] | Sequence[tuple[str, torch.Tensor]],
+    config: TrainConfig | None = None,
+    *,
+    run_dir: str | os.PathLike,
+    val_images: Sequence[tuple[str, torch.Tensor]] | None = None,
+    device: torch.device | str | None = None,
+    resume: bool = False,
+    content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    vgg_weights: Any = "pretrained",
+    progress: bool = True,
+    on_log: Callable[[History, History], None] | None = None,
+) -> TrainResult:
+    """Train SRResNet with a content loss (MSE by default, eq. 4), as in the paper's sec. 3.2.
+
+    Args:
+        generator: the :class:`srgan_edu.srresnet.SRResNet` to train (changed in place).
+        train_data: a data set of (lr_img (3, h, w) [0, 1], hr_img (3, H, W) [-1, 1]) pairs, or
+            HR images (a folder, a list of images or of (name, image) pairs) from which a
+            seeded :class:`srgan_edu.data.PairedPatchDataset` is made with the config's crop and scale.
+        config: the schedule (default: the paper's, :meth:`TrainConfig.srresnet`).
+        run_dir: the run's folder: checkpoints/, history.csv, validation.csv, samples/.
+        val_images: held-out (name, (3, H, W) [0, 1]) images for PSNR/SSIM and sample grids.
+        device: where to train (default: where the generator is; under ``torchrun``, this
+            process's GPU or CPU).
+        resume: continue from the newest checkpoint in ``run_dir`` (start afresh if there is none).
+        content_loss: a custom ``loss(sr_img, hr_img)`` instead of ``config.content_loss``.
+        vgg_weights: for VGG content losses: ``"pretrained"`` (default), a path, or None (random).
+        progress: show a tqdm progress bar.
+        on_log: called as ``on_log(history, validation)`` after each new row (e.g.
+            :class:`srgan_edu.viz.LiveTrainingCurves` to plot live in a notebook).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        NonFiniteLossError: a loss became NaN/inf; the message names the step and the part.
+        CheckpointMismatchError: resuming a run of another model or with other settings.
+        FileExistsError: ``run_dir`` holds checkpoints and ``resume`` is False.
+    """
+    return _train("srresnet", generator, None, train_data, config or TrainConfig.srresnet(), run_dir=run_dir,
+                  val_images=val_images, device=device, resume=resume, init_generator=None,
+                  content_loss=content_loss, vgg_weights=vgg_weights, progress=progress, on_log=on_log)
+
+
+def train_srgan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    train_data: Dataset | str | os.PathLike | Sequence[torch.Tensor] | Sequence[tuple[str, torch.Tensor]],
+    config: TrainConfig | None = None,
+    *,
+    run_dir: str | os.PathLike,
+    init_generator: str | os.PathLike | None = None,
+    val_images: Sequence[tuple[str, torch.Tensor]] | None = None,
+    device: torch.device | str | None = None,
+    resume: bool = False,
+    content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    vgg_weights: Any = "pretrained",
+    progress: bool = True,
+    on_log: Callable[[History, History], None] | None = None,
+) -> TrainResult:
+    """Train SRGAN (eq. 1-3, 6): alternate one D step and one G step on each batch.
+
+    The generator should start from a trained SRResNet (``init_generator``), as in the
+    paper: a randomly initialised G makes outputs D rejects at once, and the adversarial
+    game then has nothing to work with.
+
+    Args:
+        generator: the :class:`srgan_edu.srresnet.SRResNet` to train (changed in place).
+        discriminator: the :class:`srgan_edu.discriminator.Discriminator`, built for
+            ``config.hr_crop`` crops (changed in place).
+        train_data: as for :func:`train_srresnet`.
+        config: the schedule (default: the paper's, :meth:`TrainConfig.srgan`).
+        run_dir: the run's folder.
+        init_generator: an SRResNet (or SRGAN) checkpoint whose generator weights to start from;
+            ignored when resuming (the checkpoint has them).
+        val_images, device, resume, content_loss, vgg_weights, progress, on_log: as for
+            :func:`train_srresnet`.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    if discriminator is None:
+        raise ValueError("train_srgan needs a discriminator; use train_srresnet to train the generator alone")
+    return _train("srgan", generator, discriminator, train_data, config or TrainConfig.srgan(), run_dir=run_dir,
+                  val_images=val_images, device=device, resume=resume, init_generator=init_generator,
+                  content_loss=content_loss, vgg_weights=vgg_weights, progress=progress, on_log=on_log)
+
+
+def _as_dataset(train_data, config: TrainConfig) -> Dataset:
+    if isinstance(train_data, Dataset):
+        return train_data
+    from srgan_edu.data import PairedPatchDataset
+
+    return PairedPatchDataset(train_data, hr_crop=config.hr_crop, scale=config.scale, hr_range="signed",
+                              augment=True, seed=config.seed)
+
+
+def _check_recipe(saved: dict[str, Any], config: TrainConfig, source: Path) -> None:
+    changed = [f"{name}: checkpoint {saved.get(name)!r}, now {getattr(config, name)!r}"
+               for name in _RECIPE_FIELDS if saved.get(name) != getattr(config, name)]
+    if changed:
+        raise CheckpointMismatchError(
+            f"Cannot resume {source} with other training settings ({'; '.join(changed)}): the continued run would "
+            f"not be the run it claims to be. Use the same settings (only steps, logging, checkpoint and precision "
+            f"options may change), or start a new run in another folder."
+        )
+
+
+def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, run_dir, val_images, device,
+           resume, init_generator, content_loss, vgg_weights, progress, on_log) -> TrainResult:
+    from tqdm.auto import tqdm
+
+    from srgan_edu import __version__
+
+    context = distributed.current_context(device)
+    if not context.enabled:
+        device = torch.device(device) if device is not None else next(generator.parameters()).device
+        context = dataclasses.replace(context, device=device)
+    device = context.device
+    paths = run_paths(run_dir)
+    manager = CheckpointManager(paths["checkpoints"], keep_last=config.keep_last)
+    precision = Precision.choose(device, amp=config.amp, channels_last=config.channels_last)
+    say = print if context.is_main else (lambda *args, **kwargs: None)  # one voice under torchrun
+
+    if discriminator is not None and getattr(discriminator, "in_size", config.hr_crop) != config.hr_crop:
+        raise ValueError(f"The discriminator was built for {discriminator.in_size}x{discriminator.in_size} crops but "
+                         f"the config trains on {config.hr_crop}x{config.hr_crop}: build "
+                         f"Discriminator(in_size={config.hr_crop}) or change hr_crop.")
+    if getattr(generator, "scale", config.scale) != config.scale:
+        raise ValueError(f"The generator upscales {generator.scale}x but the config says scale={config.scale}.")
+    memory_format = torch.channels_last if precision.channels_last else torch.preserve_format
+    networks = [net for net in (generator, discriminator) if net is not None]
+    for net in networks:
+        net.to(device=device, memory_format=memory_format).train()
+
+    if content_loss is None:
+        weights = _default_vgg_weights() if vgg_weights == "pretrained" else vgg_weights
+        content_loss = make_content_loss(config.content_loss, vgg_weights=weights)
+    if isinstance(content_loss, nn.Module):
+        content_loss = content_loss.to(device)
+    perceptual_loss = losses.PerceptualLoss(content_loss, config.adversarial_weight) if kind == "srgan" else None
+
+    def adam(net: nn.Module, learning_rate: float):
+        optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, betas=(config.adam_beta1, config.adam_beta2))
+        milestones = [config.lr_drop_step] if config.lr_drop_step else []
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=config.lr_drop_factor)
+        return optimizer, scheduler
+
+    generator_optimizer, generator_scheduler = adam(generator, config.learning_rate)
+    generator_scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
+    if discriminator is not None:
+        discriminator_optimizer, discriminator_scheduler = adam(
+            discriminator, config.discriminator_learning_rate or config.learning_rate)
+        discriminator_scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
+
+    history, validation = History(), History()
+    step, best_psnr = 0, -math.inf
+    latest = manager.latest()
+    if latest is not None and not resume:
+        raise FileExistsError(
+            f"{paths['run']} already holds a run (newest checkpoint {latest.name}). Pass resume=True (--resume) to "
+            f"continue it, or choose another run folder (--out).")
+    if resume and latest is not None:
+        state = checkpoints.load_checkpoint(latest, map_location=device)
+        checkpoints.check_compatible(
+            state, kinds=(kind,), generator_config=getattr(generator, "config", None),
+            discriminator_config=getattr(discriminator, "config", None) if discriminator is not None else None,
+            source=latest)
+        _check_recipe(state["train_config"], config, latest)
+        generator.load_state_dict(state["generator"])
+        generator_optimizer.load_state_dict(state["generator_optimizer"])
+        generator_scheduler.load_state_dict(state["generator_scheduler"])
+        if state["generator_scaler"] and generator_scaler.is_enabled():
+            generator_scaler.load_state_dict(state["generator_scaler"])
+        if discriminator is not None:
+            discriminator.load_state_dict(state["discriminator"])
+            discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+            discriminator_scheduler.load_state_dict(state["discriminator_scheduler"])
+            if state["discriminator_scaler"] and discriminator_scaler.is_enabled():
+                discriminator_scaler.load_state_dict(state["discriminator_scaler"])
+        history, validation = History(state["history"]), History(state["validation"])
+        step, best_psnr = int(state["step"]), float(state["best_psnr"])
+        checkpoints.restore_rng_states(state["rng"])
+        if state["data"]["world_size"] != context.world_size:
+            say(f"Note: the checkpoint was written by {state['data']['world_size']} process(es), this run has "
+                f"{context.world_size}; training continues, but on other batches than the original run would have.")
+        say(f"Resuming {checkpoints.describe(state)} from {latest}")
+    else:
+        if resume:
+            say(f"Nothing to resume in {paths['checkpoints']}: starting a new run.")
+        if init_generator is not None:
+            state = checkpoints.load_checkpoint(init_generator, map_location=device)
+            checkpoints.check_compatible(state, kinds=KINDS, generator_config=getattr(generator, "config", None),
+                                         source=init_generator)
+            generator.load_state_dict(state["generator"])
+            say(f"Generator initialised from {init_generator} ({checkpoints.describe(state)})")
+        elif kind == "srgan":
+            say("Note: the generator starts from its current weights, not from a trained SRResNet checkpoint "
+                "(the paper initialises SRGAN from SRResNet; pass init_generator / --init-generator).")
+
+    # The plain networks are saved and validated; the wrapped ones (DDP, torch.compile) are trained.
+    generator_fast = torch.compile(generator) if config.compile else generator
+    generator_train = distributed.wrap(generator_fast, context)
+    if discriminator is not None:
+        discriminator_fast = torch.compile(discriminator) if config.compile else discriminator
+        discriminator_train = distributed.wrap(discriminator_fast, context)
+
+    dataset = _as_dataset(train_data, config)
+    loader = training_loader(dataset, batch_size=config.batch_size, seed=config.seed, start_step=step,
+                             rank=context.rank, world_size=context.world_size, num_workers=config.num_workers,
+                             pin_memory=device.type == "cuda")
+    validation_set = None
+    if val_images:
+        validation_set = ValidationSet.from_images(val_images, scale=config.scale, crop=config.val_crop)
+
+    def checkpoint_state(at_step: int) -> dict[str, Any]:
+        return {
+            "format": checkpoints.CHECKPOINT_FORMAT,
+            "kind": kind,
+            "step": at_step,
+            "generator_config": dict(getattr(generator, "config", {})),
+            "discriminator_config": dict(getattr(discriminator, "config", {})) if discriminator is not None else None,
+            "train_config": dataclasses.asdict(config),
+            "generator": generator.state_dict(),
+            "generator_optimizer": generator_optimizer.state_dict(),
+            "generator_scheduler": generator_scheduler.state_dict(),
+            "generator_scaler": generator_scaler.state_dict(),
+            "discriminator": discriminator.state_dict() if discriminator is not None else None,
+            "discriminator_optimizer": discriminator_optimizer.state_dict() if discriminator is not None else None,
+            "discriminator_scheduler": discriminator_scheduler.state_dict() if discriminator is not None else None,
+            "discriminator_scaler": discriminator_scaler.state_dict() if discriminator is not None else None,
+            "history": history.rows,
+            "validation": validation.rows,
+            "best_psnr": best_psnr,
+            "rng": checkpoints.capture_rng_states(),
+            "data": {"seed": config.seed, "next_step": at_step, "batch_size": config.batch_size,
+                     "world_size": context.world_size},
+            "versions": {"torch": str(torch.__version__), "srgan_edu": str(__version__)},
+        }
+
+    def write_histories() -> None:
+        history.to_csv(paths["history_csv"])
+        history.to_json(paths["history_json"])
+        if len(validation):
+            validation.to_csv(paths["validation_csv"])
+
+    say(f"Training {kind} on {device} in {precision.description}"
+        f"{f', {context.world_size} processes' if context.enabled else ''}; run folder {paths['run']}")
+    last_checkpoint = manager.latest()
+    sums: dict[str, torch.Tensor] = {}
+    interval_steps, interval_start = 0, time.perf_counter()
+    bar = tqdm(total=config.steps, initial=step, desc=f"train {kind}", disable=not (progress and context.is_main),
+               dynamic_ncols=True)
+    batches = iter(loader)
+    try:
+        while step < config.steps:
+            lr_img, hr_img = next(batches)
+            lr_img = lr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            hr_img = hr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            learning_rate = generator_optimizer.param_groups[0]["lr"]
+            if kind == "srresnet":
+                parts = srresnet_step(generator_train, generator_optimizer, lr_img, hr_img, content_loss,
+                                      scaler=generator_scaler, autocast_dtype=precision.autocast_dtype)
+            else:
+                parts = srgan_step(generator_train, discriminator_train, generator_optimizer,
+                                   discriminator_optimizer, lr_img, hr_img, perceptual_loss,
+                                   generator_scaler=generator_scaler, discriminator_scaler=discriminator_scaler,
+                                   autocast_dtype=precision.autocast_dtype, judge=discriminator_fast)
+            step += 1
+            check_finite(parts, step, last_checkpoint=last_checkpoint)
+            generator_scheduler.step()
+            if discriminator is not None:
+                discriminator_scheduler.step()
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + value.float()
+            interval_steps += 1
+            bar.update(1)
+
+            logged = step % config.log_every == 0 or step == config.steps
+            if logged:
+                names = list(sums)
+                means = distributed.all_reduce_mean(torch.stack([sums[n] for n in names]) / interval_steps, context)
+                elapsed = time.perf_counter() - interval_start
+                row = {"step": step, **{n: float(v) for n, v in zip(names, means.tolist())},
+                       "learning_rate": learning_rate,
+                       "images_per_second": interval_steps * config.batch_size * context.world_size / elapsed}
+                history.append(row)
+                bar.set_postfix({n: f"{row[n]:.4g}" for n in names if n in ("content_loss", "d_real", "d_fake")})
+                sums, interval_steps = {}, 0
+            pause_start = time.perf_counter()  # validation and saving are not training speed
+            is_best = False
+            validated = (context.is_main and validation_set is not None and config.val_every > 0
+                         and (step % config.val_every == 0 or step == config.steps))
+            if validated:
+                scores = validate(generator, validation_set)
+                validation.append({"step": step, **scores})
+                is_best = scores["psnr"] > best_psnr
+                best_psnr = max(best_psnr, scores["psnr"])
+                save_image(sample_grid(generator, validation_set), paths["samples"] / f"step_{step:08d}.png")
+            if context.is_main and (logged or validated) and on_log is not None:
+                on_log(history, validation)
+            if context.is_main and (step % config.checkpoint_every == 0 or step == config.steps):
+                last_checkpoint = manager.save(checkpoint_state(step), step=step, is_best=is_best)
+                write_histories()
+            if logged:
+                interval_start = time.perf_counter()
+            else:
+                interval_start += time.perf_counter() - pause_start
+    except NonFiniteLossError:
+        if context.is_main:
+            write_histories()  # the curve that led to the blow-up, for the post-mortem
+        raise
+    finally:
+        bar.close()
+        del batches  # stops DataLoader workers
+    distributed.barrier(context)
+    return TrainResult(generator=generator, discriminator=discriminator, history=history, validation=validation,
+                       run_dir=paths["run"], last_checkpoint=manager.latest() if context.is_main else None,
+                       best_checkpoint=manager.best() if context.is_main else None, steps=step)
+
+
+# --- 6. loading a trained generator -----------------------------------------------------------
+
+
+def load_generator(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> SRResNet:
+    """The SRResNet saved in a training checkpoint, rebuilt from the checkpoint's own settings.
+
+    Works for SRResNet and SRGAN checkpoints (the generator of both is an SRResNet). The file
+    is read with ``weights_only=True``: a checkpoint that would run code is refused.
+
+    Args:
+        path: a checkpoint written by :func:`train_srresnet` or :func:`train_srgan`
+            (``RUN_DIR/checkpoints/step_*.pt`` or ``best.pt``).
+        map_location: where to put the weights.
+
+    Returns:
+        The generator in eval mode, on ``map_location``.
+
+    Raises:
+        CheckpointError: the file is unreadable or unsafe.
+        CheckpointMismatchError: the file is not an srgan-edu training checkpoint.
+    """
+    state = checkpoints.load_checkpoint(path, map_location=map_location)
+    checkpoints.check_compatible(state, kinds=KINDS, source=path)
+    generator = SRResNet(**state["generator_config"])
+    generator.load_state_dict(state["generator"])
+    return generator.to(map_location).eval()
+
+
+# --- the command line: python -m srgan_edu train srresnet|srgan ... -----------------------------
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``python -m srgan_edu train`` (also under ``torchrun ... -m srgan_edu train``)."""
+    parser.add_argument("model", choices=KINDS, help="srresnet (content loss alone) or srgan (adversarial)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", default=None,
+                        help="a folder of HR training images, or the data folder holding DIV2K_train_HR "
+                             "(default: $SRGAN_EDU_DATA or ./data)")
+    source.add_argument("--builtin", action="store_true",
+                        help="train on the built-in images (fast mode; no download) and validate on the held-out ones")
+    parser.add_argument("--val-dir", default=None,
+                        help="a folder of held-out HR images for validation (default: Set5 in the data folder if "
+                             "it is there, else DIV2K_valid_HR)")
+    parser.add_argument("--out", default=None, help="the run folder (default: runs/MODEL)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--init-generator", default=None, metavar="CKPT",
+                        help="srgan: start the generator from this SRResNet checkpoint (the paper does)")
+    group = parser.add_argument_group("schedule (defaults: the paper's)")
+    group.add_argument("--steps", type=int, default=None, help="total updates (paper: 1000000 srresnet, 200000 srgan)")
+    group.add_argument("--batch-size", type=int, default=None, help="crops per step and process (paper: 16)")
+    group.add_argument("--hr-crop", type=int, default=None, help="side of the HR crops (paper: 96)")
+    group.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (paper: 1e-4)")
+    group.add_argument("--lr-drop-step", type=int, default=None,
+                       help="step after which the learning rate is divided by 10 (paper: 100000 for srgan)")
+    group.add_argument("--content-loss", choices=tuple(CONTENT_LOSSES), default=None,
+                       help="content loss (default: mse for srresnet, vgg54 for srgan)")
+    group.add_argument("--adversarial-weight", type=float, default=None, help="weight of l_Gen (paper: 1e-3)")
+    group.add_argument("--vgg-weights", default=None, metavar="PATH|random",
+                       help="VGG19 weights for vgg22/vgg54: a state-dict file, or 'random' (code check only); "
+                            "default: the pretrained ImageNet weights")
+    group.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the crops")
+    network = parser.add_argument_group("networks (defaults: the paper's)")
+    network.add_argument("--scale", type=int, default=4, choices=(2, 4, 8), help="upscaling factor (paper: 4)")
+    network.add_argument("--num-blocks", type=int, default=16, help="residual blocks (paper: 16)")
+    network.add_argument("--num-features", type=int, default=64, help="feature maps (paper: 64)")
+    logging_group = parser.add_argument_group("logging and checkpoints")
+    logging_group.add_argument("--log-every", type=int, default=None, help="steps between history rows (100)")
+    logging_group.add_argument("--val-every", type=int, default=None, help="steps between validations (5000; 0: never)")
+    logging_group.add_argument("--val-crop", type=int, default=None,
+                               help="validate on HR centre crops of this side (default: whole images)")
+    logging_group.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (5000)")
+    logging_group.add_argument("--keep-last", type=int, default=None, help="step checkpoints to keep (3)")
+    logging_group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    speed = parser.add_argument_group("speed")
+    speed.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best present)")
+    speed.add_argument("--amp", action="store_true", help="mixed precision on CUDA (bf16, or fp16 with loss scaling)")
+    speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                       help="NHWC memory layout (default: on for CUDA)")
+    speed.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    speed.add_argument("--num-workers", type=int, default=None,
+                       help="DataLoader workers (default: 0 with --builtin, else min(8, CPU cores))")
+
+
+def _cli_config(args: argparse.Namespace) -> TrainConfig:
+    changes = {
+        "steps": args.steps, "batch_size": args.batch_size, "hr_crop": args.hr_crop, "scale": args.scale,
+        "learning_rate": args.learning_rate, "lr_drop_step": args.lr_drop_step, "content_loss": args.content_loss,
+        "adversarial_weight": args.adversarial_weight, "seed": args.seed, "log_every": args.log_every,
+        "val_every": args.val_every, "val_crop": args.val_crop, "checkpoint_every": args.checkpoint_every,
+        "keep_last": args.keep_last,
+        "amp": args.amp, "channels_last": args.channels_last, "compile": args.compile,
+        "num_workers": args.num_workers if args.num_workers is not None else (
+            0 if args.builtin else min(8, os.cpu_count() or 1)),
+    }
+    changes = {name: value for name, value in changes.items() if value is not None}
+    return TrainConfig.srgan(**changes) if args.model == "srgan" else TrainConfig.srresnet(**changes)
+
+
+def _cli_images(args: argparse.Namespace):
+    """(training source, validation images) from --builtin / --data-dir / --val-dir."""
+    from srgan_edu import data
+    from srgan_edu.images import list_images, load_image
+    from srgan_edu.runtime import default_data_dir
+
+    if args.builtin:
+        train = [img for _, img in data.builtin_images("train")]
+        val = data.builtin_images("test")
+    else:
+        data_dir = Path(args.data_dir) if args.data_dir is not None else default_data_dir()
+        has_images = data_dir.is_dir() and bool(list_images(data_dir))
+        train = data_dir if has_images else data.dataset_dir("DIV2K_train_HR", data_dir)
+        val = None
+        if args.val_dir is None:
+            for name in ("Set5", "DIV2K_valid_HR"):
+                try:
+                    args.val_dir = data.dataset_dir(name, data_dir)
+                    break
+                except FileNotFoundError:
+                    continue
+    if args.val_dir is not None:
+        val = [(path.stem, load_image(path)) for path in list_images(args.val_dir)]
+    return train, val
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """Run ``train``: 0 when done, 1 when training stopped on a NaN loss, 2 on a usage error."""
+    from srgan_edu.runtime import pick_device, seed_everything
+    from srgan_edu.vgg import VGGWeightsNotFoundError, describe_weights_location
+
+    context = distributed.setup(args.device)
+    try:
+        device = context.device if context.enabled else pick_device(args.device)
+        try:
+            config = _cli_config(args)
+            train_source, val_images = _cli_images(args)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        run_dir = Path(args.out or f"runs/{args.model}")
+        paths = run_paths(run_dir)
+        vgg_weights: Any = "pretrained"
+        if args.vgg_weights == "random":
+            vgg_weights = None
+        elif args.vgg_weights is not None:
+            vgg_weights = args.vgg_weights
+        if context.is_main:
+            print(f"Run folder:  {run_dir.resolve()}")
+            print(f"Checkpoints: {paths['checkpoints'].resolve()}")
+            print(f"History:     {paths['history_csv'].resolve()} (and history.json, validation.csv)")
+            print(f"Samples:     {paths['samples'].resolve()}")
+            if config.content_loss != "mse":
+                vgg_text = ("RANDOM weights (asked for with --vgg-weights random): the VGG loss is not meaningful, "
+                            "use it to check the code only" if vgg_weights is None else
+                            (args.vgg_weights or describe_weights_location()))
+                print(f"VGG19:       {vgg_text}")
+        seed_everything(args.seed)
+        generator = SRResNet(scale=args.scale, num_features=args.num_features, num_blocks=args.num_blocks)
+        common = dict(run_dir=run_dir, val_images=val_images, device=device, resume=args.resume,
+                      vgg_weights=vgg_weights, progress=not args.no_progress)
+        try:
+            if args.model == "srresnet":
+                result = train_srresnet(generator, train_source, config, **common)
+            else:
+                discriminator = Discriminator(in_size=config.hr_crop)
+                result = train_srgan(generator, discriminator, train_source, config,
+                                     init_generator=args.init_generator, **common)
+        except NonFiniteLossError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        except (CheckpointMismatchError, checkpoints.CheckpointError, FileExistsError, FileNotFoundError,
+                VGGWeightsNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if context.is_main:
+            print(f"Done: {result.steps} steps.")
+            print(f"Last checkpoint: {result.last_checkpoint}")
+            if result.best_checkpoint is not None:
+                best_psnr = max(result.validation.column("psnr"))
+                print(f"Best checkpoint: {result.best_checkpoint} (validation PSNR {best_psnr:.2f} dB)")
+            print(f"History: {paths['history_csv']}")
+            if len(result.validation):
+                print(f"Validation: {paths['validation_csv']} (last: PSNR {result.validation.last()['psnr']:.2f} dB, "
+                      f"SSIM {result.validation.last()['ssim']:.4f})")
+                print(f"Samples: {paths['samples']}")
+        return 0
+    finally:
+        distributed.cleanup()

@@ -1,0 +1,95 @@
+"""Two processes on the CPU (gloo) train one SRGAN with DistributedDataParallel and end with identical weights."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch.utils.data import Dataset
+
+from srgan_edu import distributed, training
+from srgan_edu.discriminator import Discriminator
+from srgan_edu.srresnet import SRResNet
+
+
+class TinyPairs(Dataset):
+    """Eight (lr_img [0, 1], hr_img [-1, 1]) 24x24 pairs that differ by index and epoch."""
+
+    def __init__(self):
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, index: int):
+        generator = torch.Generator().manual_seed(1000 * self.epoch + index)
+        hr_img = torch.rand(3, 24, 24, generator=generator)
+        return torch.nn.functional.avg_pool2d(hr_img[None], 4)[0], hr_img * 2 - 1
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _train_on_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    context = distributed.setup("cpu")
+    try:
+        assert context.enabled and context.backend == "gloo" and context.rank == rank
+        torch.manual_seed(rank)  # different initial weights on purpose: DDP must start every rank from rank 0's
+        generator = SRResNet(num_blocks=1, num_features=8)
+        discriminator = Discriminator(in_size=24, num_features=8)
+        config = training.TrainConfig(steps=4, batch_size=2, hr_crop=24, log_every=2, val_every=0,
+                                      checkpoint_every=2, content_loss="mse")
+        result = training.train_srgan(generator, discriminator, TinyPairs(), config,
+                                      run_dir=os.path.join(out_dir, "run"), progress=False)
+        torch.save({"generator": dict(generator.named_parameters()),
+                    "discriminator": dict(discriminator.named_parameters()),
+                    "history": result.history.rows,
+                    "last_checkpoint": str(result.last_checkpoint)},
+                   os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        distributed.cleanup()
+
+
+def test_a_single_process_context_does_nothing():
+    context = distributed.setup("cpu")
+    assert not context.enabled and context.is_main and context.world_size == 1
+    model = torch.nn.Linear(2, 2)
+    assert distributed.wrap(model, context) is model
+    assert distributed.unwrap(model) is model
+    values = torch.tensor([1.0, 2.0])
+    assert torch.equal(distributed.all_reduce_mean(values, context), values)
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="this PyTorch has no gloo backend")
+def test_two_gloo_processes_end_with_identical_weights(tmp_path):
+    mp.spawn(_train_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for network in ("generator", "discriminator"):
+        for name, param in rank0[network].items():
+            assert torch.equal(param, rank1[network][name]), f"{network} {name} differs between ranks"
+    # The ranks started from different weights; had DDP not synchronised them, they would differ still.
+    torch.manual_seed(1)
+    assert not torch.equal(SRResNet(num_blocks=1, num_features=8).head[0].weight, rank0["generator"]["head.0.weight"])
+    # Logged losses are averaged over both ranks, so both logs agree.
+    assert rank0["history"][-1]["content_loss"] == rank1["history"][-1]["content_loss"]
+    # Only rank 0 writes checkpoints; they hold the synchronised weights.
+    assert rank1["last_checkpoint"] == "None"
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step_00000002.pt", "step_00000004.pt"]
+    saved = training.load_generator(tmp_path / "run" / "checkpoints" / "step_00000004.pt")
+    for name, param in saved.named_parameters():
+        assert torch.equal(param, rank0["generator"][name])

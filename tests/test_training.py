@@ -1,0 +1,372 @@
+"""The trainer: the paper's schedule, the step functions, exact resumption, NaN stops, refusals, the CLI.
+
+Tiny networks (1 block, 8 features), 24x24 HR crops, batches of 2, on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from srgan_edu import checkpoints, losses, training
+from srgan_edu.checkpoints import CheckpointMismatchError
+from srgan_edu.discriminator import Discriminator
+from srgan_edu.srresnet import SRResNet
+from srgan_edu.training import History, TrainConfig, TrainingStream
+
+
+class TinyPairs(Dataset):
+    """Six (lr_img [0, 1], hr_img [-1, 1]) pairs whose pixels depend on (epoch, index), like PairedPatchDataset."""
+
+    def __init__(self, size: int = 24, length: int = 6):
+        self.size, self.length, self.epoch = size, length, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int):
+        generator = torch.Generator().manual_seed(1000 * self.epoch + index)
+        hr_img = torch.rand(3, self.size, self.size, generator=generator)
+        lr_img = torch.nn.functional.avg_pool2d(hr_img[None], 4)[0]
+        return lr_img, hr_img * 2 - 1
+
+
+def tiny_config(**changes) -> TrainConfig:
+    values = dict(steps=6, batch_size=2, hr_crop=24, log_every=2, val_every=0, checkpoint_every=3, keep_last=2,
+                  content_loss="mse")
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def tiny_networks(kind: str, seed: int = 0):
+    torch.manual_seed(seed)
+    generator = SRResNet(num_blocks=1, num_features=8)
+    discriminator = Discriminator(in_size=24, num_features=8) if kind == "srgan" else None
+    return generator, discriminator
+
+
+def run(kind: str, run_dir, config: TrainConfig, *, resume: bool = False, **kwargs):
+    generator, discriminator = tiny_networks(kind)
+    if kind == "srresnet":
+        return training.train_srresnet(generator, TinyPairs(), config, run_dir=run_dir, resume=resume,
+                                       device="cpu", progress=False, **kwargs)
+    return training.train_srgan(generator, discriminator, TinyPairs(), config, run_dir=run_dir, resume=resume,
+                                device="cpu", progress=False, **kwargs)
+
+
+def assert_same_weights(first: torch.nn.Module, second: torch.nn.Module) -> None:
+    a, b = first.state_dict(), second.state_dict()
+    assert a.keys() == b.keys()
+    different = [name for name in a if not torch.equal(a[name], b[name])]
+    assert not different, f"weights differ: {different}"
+
+
+# --- the configuration ------------------------------------------------------------------------
+
+
+def test_defaults_are_the_papers_schedule():
+    srresnet = TrainConfig.srresnet()
+    assert (srresnet.steps, srresnet.learning_rate, srresnet.batch_size, srresnet.hr_crop) == (10**6, 1e-4, 16, 96)
+    assert srresnet.adam_beta1 == 0.9 and srresnet.content_loss == "mse" and srresnet.lr_drop_step is None
+    srgan = TrainConfig.srgan()
+    assert (srgan.steps, srgan.lr_drop_step, srgan.lr_drop_factor) == (2 * 10**5, 10**5, 0.1)
+    assert srgan.learning_rate == 1e-4 and srgan.content_loss == "vgg54" and srgan.adversarial_weight == 1e-3
+    assert TrainConfig.srgan(steps=10).lr_drop_step == 10**5
+    with pytest.raises(ValueError, match="multiple of scale"):
+        TrainConfig(hr_crop=30)
+    with pytest.raises(ValueError, match="content_loss"):
+        TrainConfig(content_loss="vgg99")
+
+
+def test_precision_is_fp32_on_the_cpu_even_when_amp_is_asked_for():
+    precision = training.Precision.choose(torch.device("cpu"), amp=True, channels_last=None)
+    assert precision.autocast_dtype is None and not precision.grad_scaler and not precision.channels_last
+    assert "CUDA" in precision.description
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def test_history_round_trips_through_csv_and_json(tmp_path):
+    history = History([{"step": 2, "content_loss": 0.5, "learning_rate": 1e-4}])
+    history.append({"step": 4, "content_loss": 0.25, "d_real": 0.9, "learning_rate": 1e-5})
+    assert history.columns() == ["step", "content_loss", "learning_rate", "d_real"]
+    assert history.steps() == [2, 4]
+    assert math.isnan(history.column("d_real")[0]) and history.column("d_real")[1] == 0.9
+    from_csv = History.from_csv(history.to_csv(tmp_path / "h.csv"))
+    from_json = History.from_json(history.to_json(tmp_path / "h.json"))
+    assert from_csv.rows == history.rows == from_json.rows
+    assert isinstance(from_csv[0]["step"], int)
+
+
+# --- the data stream ------------------------------------------------------------------------------
+
+
+def test_training_stream_depends_only_on_seed_step_and_rank():
+    whole = TrainingStream(10, 3, seed=5)
+    batches = [batch for batch, _ in zip(whole, range(8))]
+    resumed = TrainingStream(10, 3, seed=5, start_step=4)
+    assert [batch for batch, _ in zip(resumed, range(4))] == batches[4:]
+    # one epoch visits every sample once
+    first_epoch = [index for batch in batches for epoch, index in batch if epoch == 0]
+    assert sorted(first_epoch) == list(range(10))
+    # two processes draw disjoint samples at the same step
+    rank0 = TrainingStream(100, 4, seed=5, rank=0, world_size=2).batch(3)
+    rank1 = TrainingStream(100, 4, seed=5, rank=1, world_size=2).batch(3)
+    assert not set(rank0) & set(rank1)
+    assert TrainingStream(10, 3, seed=6).batch(0) != whole.batch(0)
+
+
+# --- the step functions ---------------------------------------------------------------------------
+
+
+def _batch():
+    return next(iter(torch.utils.data.DataLoader(TinyPairs(), batch_size=2)))
+
+
+def test_srresnet_steps_lower_the_loss_on_one_batch():
+    generator, _ = tiny_networks("srresnet")
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
+    lr_img, hr_img = _batch()
+    first = training.srresnet_step(generator, optimizer, lr_img, hr_img, losses.mse_content_loss)["content_loss"]
+    for _ in range(15):
+        last = training.srresnet_step(generator, optimizer, lr_img, hr_img, losses.mse_content_loss)["content_loss"]
+    assert last < first
+
+
+def test_discriminator_step_changes_d_only_and_generator_step_changes_g_only():
+    generator, discriminator = tiny_networks("srgan")
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-3)
+    lr_img, hr_img = _batch()
+    g_before = {k: v.clone() for k, v in generator.state_dict().items()}
+    d_before = {k: v.clone() for k, v in discriminator.state_dict().items()}
+
+    sr_img = generator(lr_img)
+    d_parts = training.discriminator_step(discriminator, d_optimizer, hr_img, sr_img)
+    assert set(d_parts) == {"discriminator_loss", "d_real", "d_fake"}
+    assert 0 <= d_parts["d_real"] <= 1 and 0 <= d_parts["d_fake"] <= 1
+    assert all(torch.equal(param, g_before[name]) for name, param in generator.named_parameters())
+    d_after_d_step = {k: v.clone() for k, v in discriminator.state_dict().items()}
+    d_grads = {name: param.grad.clone() for name, param in discriminator.named_parameters()}
+    assert not torch.equal(d_after_d_step["features.0.weight"], d_before["features.0.weight"])
+
+    perceptual = losses.PerceptualLoss(losses.mse_content_loss, adversarial_weight=1e-3)
+    g_parts = training.generator_step(discriminator, g_optimizer, sr_img, hr_img, perceptual)
+    assert set(g_parts) == {"generator_loss", "content_loss", "adversarial_loss"}
+    assert torch.isclose(g_parts["generator_loss"], g_parts["content_loss"] + 1e-3 * g_parts["adversarial_loss"])
+    assert not torch.equal(generator.head[0].weight, g_before["head.0.weight"])
+    for name, param in discriminator.named_parameters():
+        assert torch.equal(param, d_after_d_step[name]), f"the generator step changed D's {name}"
+        assert torch.equal(param.grad, d_grads[name]), "D received gradients in G's step"
+        assert param.requires_grad, "D must be trainable again after G's step"
+
+
+# --- whole runs: exact resumption -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["srresnet", "srgan"])
+def test_resuming_gives_exactly_the_weights_of_an_uninterrupted_run(tmp_path, kind):
+    config = tiny_config(steps=6, lr_drop_step=4)
+    whole = run(kind, tmp_path / "whole", config)
+    run(kind, tmp_path / "split", tiny_config(steps=3, lr_drop_step=4))
+    resumed = run(kind, tmp_path / "split", config, resume=True)
+    assert resumed.steps == whole.steps == 6
+    assert_same_weights(whole.generator, resumed.generator)
+    if kind == "srgan":
+        assert_same_weights(whole.discriminator, resumed.discriminator)
+    # The first part of the split run also logged its last step (3); rows covering the same steps agree.
+    assert resumed.history.steps() == [2, 3, 4, 6]
+    loss_columns = [c for c in whole.history.columns() if c != "images_per_second"]
+    for step in (2, 6):
+        whole_row = whole.history[whole.history.steps().index(step)]
+        resumed_row = resumed.history[resumed.history.steps().index(step)]
+        assert [whole_row[c] for c in loss_columns] == [resumed_row[c] for c in loss_columns]
+    # the learning rate dropped after step 4, in both runs
+    assert whole.history.column("learning_rate") == pytest.approx([1e-4, 1e-4, 1e-5])
+
+
+def test_a_run_writes_history_and_checkpoints_and_load_generator_rebuilds_it(tmp_path):
+    result = run("srgan", tmp_path / "run", tiny_config(steps=6, checkpoint_every=2, keep_last=2))
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step_00000004.pt", "step_00000006.pt"]
+    assert result.last_checkpoint.name == "step_00000006.pt"
+    history = History.from_csv(tmp_path / "run" / "history.csv")
+    assert history.steps() == [2, 4, 6]
+    assert {"content_loss", "adversarial_loss", "discriminator_loss", "d_real", "d_fake", "learning_rate",
+            "images_per_second"} <= set(history.columns())
+    assert History.from_json(tmp_path / "run" / "history.json").rows == history.rows
+    state = checkpoints.load_checkpoint(result.last_checkpoint)
+    assert state["kind"] == "srgan" and state["step"] == 6
+    assert {"generator_optimizer", "discriminator_optimizer", "generator_scheduler", "discriminator_scheduler",
+            "generator_scaler", "rng", "data", "history", "train_config"} <= set(state)
+    generator = training.load_generator(result.last_checkpoint)
+    assert isinstance(generator, SRResNet) and not generator.training
+    assert generator.config == result.generator.config
+    assert_same_weights(generator, result.generator)
+
+
+# --- NaN stops ------------------------------------------------------------------------------------
+
+
+def test_a_nan_loss_stops_training_naming_the_step_and_the_part_and_keeps_the_last_checkpoint(tmp_path):
+    calls = {"count": 0}
+
+    def content_loss_that_breaks(sr_img, hr_img):
+        calls["count"] += 1
+        loss = losses.mse_content_loss(sr_img, hr_img)
+        return loss * float("nan") if calls["count"] == 5 else loss
+
+    with pytest.raises(training.NonFiniteLossError, match=r"step 5: content_loss = nan") as info:
+        run("srresnet", tmp_path / "run", tiny_config(steps=8, checkpoint_every=2, keep_last=5),
+            content_loss=content_loss_that_breaks)
+    assert "step_00000004.pt" in str(info.value)
+    manager = checkpoints.CheckpointManager(tmp_path / "run" / "checkpoints")
+    assert manager.latest().name == "step_00000004.pt"
+    state = checkpoints.load_checkpoint(manager.latest())
+    assert all(torch.isfinite(t).all() for t in state["generator"].values() if t.is_floating_point())
+    assert History.from_csv(tmp_path / "run" / "history.csv").steps() == [2, 4]
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+def test_an_existing_run_is_not_overwritten_without_resume(tmp_path):
+    run("srresnet", tmp_path / "run", tiny_config(steps=3))
+    with pytest.raises(FileExistsError, match="resume"):
+        run("srresnet", tmp_path / "run", tiny_config(steps=3))
+
+
+def test_resuming_with_another_model_scale_or_recipe_is_refused(tmp_path):
+    run("srresnet", tmp_path / "run", tiny_config(steps=3))
+    with pytest.raises(CheckpointMismatchError, match="'srresnet' run, but 'srgan'"):
+        run("srgan", tmp_path / "run", tiny_config(steps=6), resume=True)
+    with pytest.raises(CheckpointMismatchError, match="generator scale: checkpoint 4, here 2"):
+        training.train_srresnet(SRResNet(scale=2, num_blocks=1, num_features=8), TinyPairs(),
+                                tiny_config(steps=6, scale=2, hr_crop=24), run_dir=tmp_path / "run", resume=True,
+                                progress=False)
+    with pytest.raises(CheckpointMismatchError, match="batch_size: checkpoint 2, now 3"):
+        run("srresnet", tmp_path / "run", tiny_config(steps=6, batch_size=3), resume=True)
+
+
+def test_srgan_starts_from_an_srresnet_checkpoint_and_refuses_a_mismatched_one(tmp_path):
+    srresnet = run("srresnet", tmp_path / "srresnet", tiny_config(steps=3))
+    generator, discriminator = tiny_networks("srgan", seed=7)
+    config = tiny_config(steps=1, log_every=1, learning_rate=1e-12)
+    result = training.train_srgan(generator, discriminator, TinyPairs(), config, run_dir=tmp_path / "srgan",
+                                  init_generator=srresnet.last_checkpoint, progress=False)
+    start = srresnet.generator.state_dict()
+    assert torch.allclose(result.generator.head[0].weight, start["head.0.weight"], atol=1e-6)
+    wider = SRResNet(num_blocks=1, num_features=16)
+    with pytest.raises(CheckpointMismatchError, match="num_features: checkpoint 8, here 16"):
+        training.train_srgan(wider, Discriminator(in_size=24, num_features=8), TinyPairs(), config,
+                             run_dir=tmp_path / "other", init_generator=srresnet.last_checkpoint, progress=False)
+
+
+def test_a_discriminator_for_another_crop_size_is_refused(tmp_path):
+    generator, _ = tiny_networks("srgan")
+    with pytest.raises(ValueError, match="Discriminator\\(in_size=24\\)"):
+        training.train_srgan(generator, Discriminator(in_size=32, num_features=8), TinyPairs(), tiny_config(),
+                             run_dir=tmp_path / "run", progress=False)
+
+
+def test_load_generator_refuses_a_bare_state_dict(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(SRResNet(num_blocks=1, num_features=8).state_dict(), path)
+    with pytest.raises(CheckpointMismatchError, match="not an srgan-edu training checkpoint"):
+        training.load_generator(path)
+
+
+# --- live curves ----------------------------------------------------------------------------------
+
+
+def test_on_log_receives_the_growing_history(tmp_path):
+    seen = []
+    run("srresnet", tmp_path / "run", tiny_config(steps=6), on_log=lambda history, validation: seen.append(
+        history.steps()))
+    assert seen == [[2], [2, 4], [2, 4, 6]]
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    training.add_cli_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_arguments_map_onto_the_config():
+    args = _parse(["srgan", "--builtin", "--steps", "10", "--batch-size", "4", "--hr-crop", "48",
+                   "--learning-rate", "2e-4", "--lr-drop-step", "5", "--content-loss", "vgg22", "--amp"])
+    config = training._cli_config(args)
+    assert (config.steps, config.batch_size, config.hr_crop, config.learning_rate) == (10, 4, 48, 2e-4)
+    assert (config.lr_drop_step, config.content_loss, config.amp, config.num_workers) == (5, "vgg22", True, 0)
+    paper = training._cli_config(_parse(["srgan", "--builtin"]))
+    assert paper == TrainConfig.srgan()
+
+
+# --- with the real data pipeline and validation ---------------------------------------------------
+
+
+def _hr_images(count: int, size: int = 40) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(3)
+    return [torch.rand(3, size, size, generator=generator) for _ in range(count)]
+
+
+def test_resuming_is_exact_through_paired_patch_dataset(tmp_path):
+    # HR images in, seeded random crops, flips and bicubic LR made by data.PairedPatchDataset
+    def train(steps, run_dir, resume=False):
+        generator, _ = tiny_networks("srresnet")
+        return training.train_srresnet(generator, _hr_images(3), tiny_config(steps=steps), run_dir=run_dir,
+                                       resume=resume, progress=False)
+
+    whole = train(4, tmp_path / "whole")
+    train(2, tmp_path / "split")
+    assert_same_weights(whole.generator, train(4, tmp_path / "split", resume=True).generator)
+
+
+def test_validation_writes_scores_samples_and_the_best_checkpoint(tmp_path):
+    generator, _ = tiny_networks("srresnet")
+    val_images = [(f"val{i}", image) for i, image in enumerate(_hr_images(2, size=48))]
+    config = tiny_config(steps=4, val_every=2, checkpoint_every=2, val_crop=32, learning_rate=1e-3)
+    result = training.train_srresnet(generator, _hr_images(3), config, run_dir=tmp_path / "run",
+                                     val_images=val_images, progress=False)
+    assert result.validation.steps() == [2, 4]
+    assert all(0 < row["psnr"] < 60 and 0 < row["ssim"] <= 1 for row in result.validation)
+    assert History.from_csv(tmp_path / "run" / "validation.csv").rows == result.validation.rows
+    samples = sorted(p.name for p in result.samples_dir.iterdir())
+    assert samples == ["step_00000002.png", "step_00000004.png"]
+    best = max(result.validation, key=lambda row: row["psnr"])["step"]
+    assert checkpoints.load_checkpoint(result.best_checkpoint)["step"] == best
+
+
+def test_sample_grid_has_a_row_per_image_and_three_columns():
+    generator, _ = tiny_networks("srresnet")
+    validation_set = training.ValidationSet.from_images(_hr_images(2, size=48), scale=4)
+    grid = training.sample_grid(generator, validation_set, crop=32)
+    assert grid.shape == (3, 2 * 32 + 3 * 2, 3 * 32 + 4 * 2)
+    assert 0 <= grid.min() and grid.max() <= 1
+    assert generator.training, "the generator's mode is restored"
+
+
+def test_cli_trains_on_the_builtin_images_then_resumes(tmp_path, capsys):
+    argv = ["srresnet", "--builtin", "--batch-size", "2", "--hr-crop", "24", "--num-blocks", "1",
+            "--num-features", "8", "--log-every", "2", "--val-every", "2", "--val-crop", "32",
+            "--checkpoint-every", "2", "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"]
+    assert training.cli_main(_parse([*argv, "--steps", "2"])) == 0
+    printed = capsys.readouterr().out
+    for where in ("Run folder:", "History:", "Samples:", "Last checkpoint:", "step_00000002.pt"):
+        assert where in printed
+    assert training.cli_main(_parse([*argv, "--steps", "2"])) == 2  # a run is there: refused without --resume
+    assert "--resume" in capsys.readouterr().err
+    assert training.cli_main(_parse([*argv, "--steps", "4", "--resume"])) == 0
+    assert "Resuming srresnet at step 2" in capsys.readouterr().out
+    assert History.from_csv(tmp_path / "run" / "history.csv").steps() == [2, 4]
