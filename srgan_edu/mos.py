@@ -328,6 +328,9 @@ class RatingSession:
                 methods = list(by_method)
             elif set(by_method) != set(methods):
                 raise ValueError(f"image {image!r} has versions {sorted(by_method)}, others have {sorted(methods)}")
+        if "HR" not in methods:
+            warnings.warn("no 'HR' version among the methods: without the anchor, scores of different sessions "
+                          "cannot be compared (the paper always shows the HR images too)", stacklevel=3)
         self.csv_path = Path(self.csv_path)
         seed = self.seed if self.seed is not None else sum(ord(c) * 31**i for i, c in enumerate(self.rater)) % 2**31
         self.trials = plan_trials(list(self.versions), methods, seed=seed)

@@ -167,6 +167,8 @@ def test_rating_session_writes_every_score(tmp_path):
 
 def test_rating_session_needs_the_same_methods_for_every_image(tmp_path):
     image = torch.rand(3, 4, 4)
+    with pytest.warns(UserWarning, match="anchor"):
+        mos.RatingSession({"a": {"SRGAN": image}}, tmp_path / "r.csv")
     with pytest.raises(ValueError, match="versions"):
         mos.RatingSession({"a": {"HR": image}, "b": {"HR": image, "SRGAN": image}}, tmp_path / "r.csv")
 
