@@ -732,9 +732,16 @@ def mse_training_figure(
         image_name: the held-out image's name, for the title.
     """
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, (loss_ax, psnr_ax) = plt.subplots(1, 2, figsize=(9.5, 3.4))
-    loss_ax.plot(list(steps), list(losses), color="tab:blue", linewidth=1)
+    steps, losses = np.asarray(steps, dtype=float), np.asarray(losses, dtype=float)
+    loss_ax.plot(steps, losses, color="tab:blue", linewidth=0.6, alpha=0.35, label="each update")
+    window = max(1, len(losses) // 40)
+    if window > 1:  # small batches make single losses noisy; the running mean shows the trend
+        running = np.convolve(losses, np.ones(window) / window, mode="valid")
+        loss_ax.plot(steps[window - 1 :], running, color="tab:blue", linewidth=1.8, label=f"mean of {window}")
+        loss_ax.legend(fontsize=8)
     loss_ax.set_yscale("log")
     loss_ax.set_xlabel("update")
     loss_ax.set_ylabel("training MSE ([-1, 1] range)")

@@ -63,10 +63,16 @@ def test_mse_training_figure():
                                   bicubic_psnr=26.0, image_name="chelsea")
     loss_ax, psnr_ax = fig.axes
     assert loss_ax.get_yscale() == "log"
+    assert len(loss_ax.lines) == 1  # too few updates for a running mean
     assert "chelsea" in psnr_ax.get_title()
     assert any("bicubic 26.00 dB" in t.get_text() for t in psnr_ax.get_legend().get_texts())
     low, high = psnr_ax.get_ylim()
     assert low <= 20.0 and high >= 27.5
+    plt.close(fig)
+    fig = viz.mse_training_figure(range(1, 401), [1.0 / step for step in range(1, 401)], eval_steps=[400],
+                                  psnr_values=[30.0], bicubic_psnr=29.0)
+    raw, running = fig.axes[0].lines
+    assert len(running.get_xdata()) == 400 - 10 + 1 and running.get_ydata()[0] < 1.0
     plt.close(fig)
 
 
