@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 import yaml
 from packaging.requirements import Requirement
 from rattler import MatchSpec
@@ -60,11 +64,27 @@ def test_python_versions_agree():
     assert str(conda["python"].version) == project["requires-python"]
 
 
-def test_pyproject_stays_installable_beside_the_ci_torch():
-    # torch 2.14.1 / torchvision 0.29.1 is the pair CI installs; the ranges must admit it.
-    reqs = _pyproject_requirements()
-    assert reqs["pytorch"].specifier.contains("2.14.1")
-    assert reqs["torchvision"].specifier.contains("0.29.1")
+def _constraints() -> dict[str, Requirement]:
+    lines = (REPO_ROOT / "constraints.txt").read_text().splitlines()
+    requirements = [Requirement(line.split("#")[0]) for line in lines if line.split("#")[0].strip()]
+    return {CONDA_NAMES.get(r.name.lower(), r.name.lower()): r for r in requirements}
+
+
+def test_constraints_pin_the_tested_torch_pair_inside_pyproject_ranges():
+    # `make install` pins the pair CI is tested with (torch 2.14.1 / torchvision 0.29.1);
+    # pyproject.toml's ranges must admit every pin, or pip would refuse to install.
+    pins = _constraints()
+    assert str(pins["pytorch"].specifier) == "==2.14.1"
+    assert str(pins["torchvision"].specifier) == "==0.29.1"
+    ranges = _pyproject_requirements()
+    for name, pin in pins.items():
+        version = str(pin.specifier).removeprefix("==")
+        assert ranges[name].specifier.contains(version), f"constraints.txt pins {name} {version}, outside pyproject"
+
+
+def test_make_install_uses_the_constraints():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "-c constraints.txt" in makefile
 
 
 def test_help_lists_the_subcommands():
