@@ -272,7 +272,15 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 class DownloadError(RuntimeError):
-    """A data set could not be fetched or unpacked; the message says what to do."""
+    """A data set could not be fetched or unpacked; the message says what to do.
+
+    ``problem`` is what went wrong without the advice, so that a caller that knows more (the
+    file was just downloaded and is already deleted, say) can give better advice.
+    """
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class UnsafeArchiveError(DownloadError):
@@ -407,6 +415,7 @@ def download(
         print(f"{spec.name}: already here ({len(list_images(found))} images in {found}); nothing to do.")
         return found
     data_dir.mkdir(parents=True, exist_ok=True)
+    _check_target_is_free(spec, data_dir)  # before a download of gigabytes, not after
     archive = data_dir / spec.filename
     downloaded = not archive.is_file()
     if downloaded:
@@ -416,10 +425,15 @@ def download(
         _verify_local_archive(spec, archive)
     try:
         folder = _unpack(spec, archive, data_dir)
-    except DownloadError:
-        if downloaded:
-            archive.unlink(missing_ok=True)
-        raise
+    except DownloadError as err:
+        if not downloaded:
+            raise  # the learner's own file: the message says what to do with it
+        archive.unlink(missing_ok=True)
+        raise type(err)(
+            f"{err.problem}. The downloaded file was deleted, so nothing is left behind. Run the "
+            f"command again; if this repeats, the file on the server has changed.\n{_what_to_do(spec, archive)}",
+            problem=err.problem,
+        ) from err
     if downloaded and not keep_archive:
         archive.unlink(missing_ok=True)
     print(f"{spec.name}: {len(list_images(folder))} images ready in {folder}")
@@ -506,14 +520,19 @@ def _verify_local_archive(spec: DatasetSpec, archive: Path) -> None:
     print(f"{spec.name}: SHA-256 verified against the published value.")
 
 
-def _unpack(spec: DatasetSpec, archive: Path, data_dir: Path) -> Path:
-    """Unpack into a temporary folder beside the target, then move the HR images into place."""
+def _check_target_is_free(spec: DatasetSpec, data_dir: Path) -> None:
     target = data_dir / spec.folder
     if target.exists() and not (target.is_dir() and not any(target.iterdir())):
         raise DownloadError(
             f"{spec.name}: {target} exists but holds no images; move it away or delete it, "
             f"then run\n  {_download_command(spec.name, data_dir)}"
         )
+
+
+def _unpack(spec: DatasetSpec, archive: Path, data_dir: Path) -> Path:
+    """Unpack into a temporary folder beside the target, then move the HR images into place."""
+    target = data_dir / spec.folder
+    _check_target_is_free(spec, data_dir)
     for stale in data_dir.glob(f".{spec.folder}.unpacking-*"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{spec.folder}.unpacking-", dir=data_dir))
@@ -527,10 +546,11 @@ def _unpack(spec: DatasetSpec, archive: Path, data_dir: Path) -> Path:
             elif len(subfolders) == 1 and list_images(subfolders[0]):
                 images_folder = subfolders[0]
             else:
+                problem = (f"{spec.name}: {archive.name} has no folder {spec.archive_folder}/ of images; "
+                           "it is not the expected archive")
                 raise DownloadError(
-                    f"{spec.name}: {archive.name} has no folder {spec.archive_folder}/ of "
-                    f"images; it is not the expected archive. Delete {archive} and run\n  "
-                    f"{_download_command(spec.name, data_dir)}"
+                    f"{problem}. Delete {archive} and run\n  {_download_command(spec.name, data_dir)}",
+                    problem=problem,
                 )
         if target.is_dir():
             target.rmdir()  # empty (checked above)
@@ -558,10 +578,11 @@ def _member_destination(target: Path, name: str, archive: Path) -> Path:
     if refuse is None and not destination.resolve().is_relative_to(target.resolve()):
         refuse = "would land outside the target folder"
     if refuse is not None:
+        problem = f"Refused to unpack {archive.name}: member {name!r} {refuse}. Nothing was written."
         raise UnsafeArchiveError(
-            f"Refused to unpack {archive.name}: member {name!r} {refuse}. Nothing was written. "
-            "A genuine data set archive never does this; delete the file and get it again "
-            "from the official source."
+            f"{problem} A genuine data set archive never does this; delete the file and get it "
+            "again from the official source.",
+            problem=problem,
         )
     return destination
 
@@ -586,14 +607,13 @@ def extract_archive(archive: str | os.PathLike, target: str | os.PathLike) -> Pa
         elif tarfile.is_tarfile(archive):
             _extract_tar(archive, target)
         else:
-            raise DownloadError(f"{archive} is neither a zip nor a tar archive (is it complete?)")
+            problem = f"{archive.name} is neither a zip nor a tar archive"
+            raise DownloadError(f"{archive} is neither a zip nor a tar archive (is it complete?)", problem=problem)
     except UnsafeArchiveError:
         raise
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as err:
-        raise DownloadError(
-            f"{archive} is damaged or incomplete ({type(err).__name__}: {err}). Delete it and "
-            "download it again."
-        ) from err
+        problem = f"{archive.name} is damaged or incomplete ({type(err).__name__}: {err})"
+        raise DownloadError(f"{problem}. Delete it and download it again.", problem=problem) from err
     return target
 
 
@@ -608,7 +628,7 @@ def _extract_zip(archive: Path, target: Path) -> None:
                 raise UnsafeArchiveError(
                     f"Refused to unpack {archive.name}: member {info.filename!r} is a link or a "
                     "special file, which a data set archive never needs. Nothing was written."
-                )
+                )  # the message is all problem: no advice to replace
             plan.append((info, destination))
         for info, destination in plan:
             if info.is_dir():

@@ -13,7 +13,7 @@ downscale. Both are here:
   1-D pass is rounded and clipped as MATLAB does;
 - :func:`degrade` (HR -> LR either way) and :func:`upscale` (the classical baselines);
 - :func:`zone_plate`, a test pattern that makes aliasing plain, and :func:`invisible_detail`,
-  the detail an LR image cannot see (many HR images share one LR image: lesson 02).
+  the detail an LR image cannot see (many HR images share one LR image, lesson 02's point).
 
 Images are (C, H, W) or (B, C, H, W) float tensors in [0, 1]; :func:`imresize` also takes
 NumPy arrays (H, W) or (H, W, C), uint8 or float, as MATLAB would.
@@ -238,8 +238,9 @@ def degrade(hr_img: torch.Tensor, scale: int, *, method: str = "bicubic", sigma:
     """Make I_LR from I_HR.
 
     Args:
-        hr_img: (C, H, W) or (B, C, H, W) float in [0, 1]; H and W should be multiples of
-            ``scale`` (see :func:`srgan_edu.images.modcrop`) so that LR and HR align.
+        hr_img: (C, H, W) or (B, C, H, W) float in [0, 1]. H and W should be multiples of
+            ``scale`` (see :func:`srgan_edu.images.modcrop`) so that LR and HR align; other
+            sizes give ceil(H/r) x ceil(W/r), as MATLAB's ``imresize(hr, 1/r)`` does.
         scale: the downsampling factor r (4 in the paper).
         method: ``"bicubic"`` (MATLAB's antialiased ``imresize``, what the paper's numbers use)
             or ``"gaussian"`` (Gaussian filter, then keep every r-th pixel: the paper's wording).
@@ -256,7 +257,9 @@ def degrade(hr_img: torch.Tensor, scale: int, *, method: str = "bicubic", sigma:
     if height < scale or width < scale:
         raise ValueError(f"the HR image ({height}x{width}) is smaller than the scale {scale}")
     if method == "bicubic":
-        return imresize(hr_img, output_size=(math.ceil(height / scale), math.ceil(width / scale)))
+        # by the factor, not to a size: for sizes that do not divide by r, resizing to
+        # ceil(H/r) would stretch the kernel by another factor than 1/r, unlike MATLAB
+        return imresize(hr_img, 1 / scale)
     if method == "gaussian":
         blurred = gaussian_blur(hr_img, sigma if sigma is not None else gaussian_sigma_for(scale))
         return decimate(blurred, scale)
@@ -302,7 +305,8 @@ def invisible_detail(detail: torch.Tensor, scale: int) -> torch.Tensor:
     so that degrading its output gives back the LR image exactly, hence
     ``degrade(invisible) == 0`` and ``degrade(hr_img + invisible_detail(d, r), r) ==
     degrade(hr_img, r)`` up to rounding error. Smooth content (a flat image) is all seen.
-    Lesson 02 uses this to build several HR patches that share one LR patch.
+    Lesson 02 builds its HR patches that share one LR patch from the simplest invisible detail,
+    stripes at the LR period; this function finds the invisible part of any pattern.
 
     Args:
         detail: (C, H, W) or (B, C, H, W) float, any range; H and W multiples of ``scale``.

@@ -34,7 +34,7 @@ from torch import nn
 
 from srgan_edu import metrics
 from srgan_edu.degradation import imresize
-from srgan_edu.images import from_uint8, list_images, load_image, modcrop, rgb_to_y, save_image, to_uint8, to_unit
+from srgan_edu.images import from_uint8, list_images, load_image, modcrop, rgb_to_grey, save_image, to_uint8, to_unit
 
 BENCHMARK_SETS = ("Set5", "Set14", "BSD100")
 
@@ -196,8 +196,12 @@ def evaluate_generator(
 ) -> SetResult:
     """A trained generator with the paper's protocol (its input is the 8-bit bicubic LR image).
 
-    The generator runs on the device of its parameters; a greyscale image is fed as three
-    equal channels and measured on the output's Y channel.
+    The generator runs on the device of its parameters. A greyscale image is fed as three
+    equal channels, and the output is turned back into one grey channel (``rgb_to_grey``,
+    which returns v for R = G = B = v) before it is compared with the grey HR image, exactly
+    as the bicubic baseline is. (Its Y channel would be wrong here: BT.601's Y maps [0, 1] to
+    [16/255, 235/255], while the grey HR image spans the full [0, 1]; that mix-up costs about
+    1.4 dB.)
 
     Args:
         generator: an SRResNet (or anything with the same interface) for ``scale``.
@@ -222,7 +226,7 @@ def evaluate_generator(
                 f"{name}: the generator made a {tuple(sr_img.shape[-2:])} image from a {tuple(lr_img.shape[-2:])} "
                 f"input, not {tuple(hr_crop.shape[-2:])}: is it a x{scale} model?"
             )
-        sr_measured = rgb_to_y(sr_img) if grey else sr_img  # compare Y with Y
+        sr_measured = rgb_to_grey(sr_img) if grey else sr_img  # grey with grey; RGB is measured on Y
         psnr_value, ssim_value = _score(sr_measured, hr_crop, scale)
         per_image.append({"name": name, "psnr": psnr_value, "ssim": ssim_value})
         if save_dir is not None:
@@ -241,7 +245,9 @@ def load_set(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple
     if name in data.DATASETS:
         folder = data.dataset_dir(name, data_dir)
     else:
-        folder = Path(data_dir or ".") / name
+        from srgan_edu.runtime import default_data_dir
+
+        folder = Path(data_dir if data_dir is not None else default_data_dir()) / name
         if not folder.is_dir():
             raise FileNotFoundError(f"No image folder {folder}")
     paths = list_images(folder)
@@ -319,6 +325,16 @@ def format_table(results: list[SetResult], *, paper_method: str | None = None) -
     return "\n".join(lines)
 
 
+def _sr_factor(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"the SR factor must be an integer of 2 or more (the paper uses 4), not {text!r}")
+    return value
+
+
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m srgan_edu evaluate``."""
     what = parser.add_mutually_exclusive_group()
@@ -327,7 +343,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="folder with Set5/, Set14/, BSD100/ (default: $SRGAN_EDU_DATA or data/)")
     parser.add_argument("--sets", nargs="+", default=list(BENCHMARK_SETS), help="image sets to evaluate (default: Set5 Set14 BSD100)")
     parser.add_argument("--builtin", action="store_true", help="evaluate on the built-in test photographs instead (no download)")
-    parser.add_argument("--scale", type=int, default=4, help="SR factor (default 4, as the paper)")
+    parser.add_argument("--scale", type=_sr_factor, default=4, help="SR factor (default 4, as the paper)")
     parser.add_argument("--json", type=Path, help="also write the results (per image too) to this JSON file")
     parser.add_argument("--save-dir", type=Path, help="write the SR images to this folder, one subfolder per set")
     parser.add_argument("--tile", type=int, default=None, help="LR tile size for large images (bounded memory)")
@@ -363,6 +379,9 @@ def cli_main(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # an unreadable image, an image smaller than the scale, a wrong-scale model
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     paper_method = "bicubic" if generator is None else None
     print(f"Method: {method}, scale x{args.scale}")
     print(format_table(results, paper_method=paper_method))

@@ -77,9 +77,15 @@ def _pil_to_float_array(pil: Image.Image) -> np.ndarray:
         array = np.asarray(pil, dtype=np.float64) / 65535.0
         return array[..., None].astype(np.float32)
     if pil.mode in ("I", "F"):
+        # These files do not say their range; take the smallest usual one that holds the data:
+        # [0, 1] for floats (a float TIFF), else 8-bit, else 16-bit (Pillow opens some 16-bit
+        # PNGs as "I"). Anything brighter is clipped to the 16-bit range.
         array = np.asarray(pil, dtype=np.float64)
-        # 32-bit PNGs written by Pillow from 16-bit data keep the 16-bit range.
-        top = 65535.0 if array.max() > 255 else 255.0
+        peak = float(array.max()) if array.size else 0.0
+        if pil.mode == "F" and peak <= 1.0:
+            top = 1.0
+        else:
+            top = 255.0 if peak <= 255 else 65535.0
         return (np.clip(array, 0, top) / top)[..., None].astype(np.float32)
     if pil.mode in ("L", "LA", "1"):
         array = np.asarray(pil.convert("L"), dtype=np.float32) / 255.0

@@ -52,11 +52,18 @@ def prepare_for_metric(
     if data_range <= 0:
         raise ValueError(f"data_range must be positive, got {data_range}")
     for name, img in (("sr_img", sr_img), ("hr_img", hr_img)):
-        top = float(img.max())
+        top, bottom = float(img.max()), float(img.min())
         if data_range <= 1.0 and top > 1.5:
             raise ValueError(
                 f"{name} has values up to {top:.1f}, but data_range is {data_range}: it looks like a "
                 "[0, 255] image. Divide by 255, or pass data_range=255."
+            )
+        # unclamped bicubic overshoots below 0 by a few hundredths; -0.25 is another range
+        if bottom < -0.25 * data_range:
+            raise ValueError(
+                f"{name} has values down to {bottom:.2f}: it looks like a [-1, 1] image (the range of "
+                "the HR targets and of SRResNet's output). Measure in [0, 1]: images.to_unit(img), "
+                "then .clamp(0, 1)."
             )
     sr = sr_img.detach().to(torch.float64)
     hr = hr_img.detach().to(torch.float64)

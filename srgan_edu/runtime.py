@@ -22,16 +22,18 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
     Args:
         seed: any integer.
-        deterministic: also ask PyTorch for deterministic kernels (slower on a GPU; some
+        deterministic: ask PyTorch for deterministic kernels (slower on a GPU; some
             operations then raise an error instead of running non-deterministically).
+            ``False`` switches that request off again, so a notebook cell that is re-run with
+            another value gets what it says.
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # seeds CUDA and MPS generators too
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic)
 
 
 def pick_device(preferred: str | None = None) -> torch.device:

@@ -155,6 +155,16 @@ def test_degrade_both_methods():
     assert degradation.degrade(hr_img.unsqueeze(0), 2).shape == (1, 3, 16, 12)
 
 
+def test_degrade_matches_matlab_when_the_size_does_not_divide_by_the_scale():
+    # MATLAB's imresize(hr, 1/4) keeps the factor 1/4 and rounds the size up; resizing to
+    # ceil(30/4) x ceil(26/4) = 8 x 7 would stretch the kernel by 8/30 and 7/26 instead.
+    hr_img = torch.rand(3, 30, 26)
+    bicubic = degradation.degrade(hr_img, 4)
+    assert bicubic.shape == (3, 8, 7)
+    torch.testing.assert_close(bicubic, degradation.imresize(hr_img, 0.25))
+    assert not torch.allclose(bicubic, degradation.imresize(hr_img, output_size=(8, 7)), atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

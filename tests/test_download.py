@@ -205,9 +205,25 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 def test_a_download_that_is_not_an_archive_is_deleted(server, tmp_path):
     payload = b"this is an HTML error page, not a zip"
     spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", None)
-    with pytest.raises(data.DownloadError, match="neither a zip nor a tar"):
+    with pytest.raises(data.DownloadError, match="neither a zip nor a tar") as caught:
         data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     assert_left_nothing(tmp_path / "data")
+    message = str(caught.value)
+    assert "was deleted" in message and "Run the command again" in message
+    assert "Delete it" not in message  # it is gone already: no advice to delete it
+
+
+def test_a_folder_in_the_way_is_reported_before_downloading(server, tmp_path):
+    payload = make_zip(good_members())
+    spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", sha256(payload))
+    blocked = tmp_path / "data" / spec.folder
+    blocked.mkdir(parents=True)
+    (blocked / "notes.txt").write_text("not an image")
+    requests_before = len(server.requests)
+    with pytest.raises(data.DownloadError, match="exists but holds no images"):
+        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    assert len(server.requests) == requests_before  # refused without fetching anything
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [spec.folder]
 
 
 def _unsafe_archives(outside: Path) -> dict[str, tuple[str, bytes]]:

@@ -136,3 +136,18 @@ def test_list_images(tmp_path):
     assert [p.name for p in images.list_images(tmp_path)] == ["a.JPG", "b.png"]
     with pytest.raises(FileNotFoundError):
         images.list_images(tmp_path / "missing")
+
+
+def test_a_float_tiff_in_the_unit_range_keeps_its_values(tmp_path):
+    values = np.linspace(0.0, 1.0, 12, dtype=np.float32).reshape(3, 4)
+    Image.fromarray(values, mode="F").save(tmp_path / "float.tiff")
+    img = images.load_image(tmp_path / "float.tiff", mode="keep")
+    assert img.shape == (1, 3, 4)
+    np.testing.assert_allclose(img[0].numpy(), values, atol=1e-6)
+
+
+def test_a_32_bit_integer_image_of_8_bit_data_is_read_as_8_bit(tmp_path):
+    values = np.arange(0, 240, 20, dtype=np.int32).reshape(3, 4)
+    Image.fromarray(values, mode="I").save(tmp_path / "int.tiff")
+    img = images.load_image(tmp_path / "int.tiff", mode="keep")
+    np.testing.assert_allclose(img[0].numpy(), values / 255.0, atol=1e-6)

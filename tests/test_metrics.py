@@ -85,6 +85,7 @@ def test_a_greyscale_image_is_taken_as_y():
         (torch.rand(3, 10, 10), torch.rand(3, 12, 12), {}, "modcrop"),
         (torch.rand(10, 10, 3), torch.rand(10, 10, 3), {}, "permute"),
         (torch.rand(3, 10, 10) * 255, torch.rand(3, 10, 10), {}, r"\[0, 255\] image"),
+        (torch.rand(3, 10, 10), torch.rand(3, 10, 10) * 2 - 1, {}, r"\[-1, 1\] image.*to_unit"),
         (torch.rand(3, 10, 10), torch.rand(3, 10, 10), {"shave": 5}, "cannot shave"),
         (torch.rand(3, 10, 10), torch.rand(3, 10, 10), {"data_range": 0}, "data_range"),
     ],
@@ -92,6 +93,11 @@ def test_a_greyscale_image_is_taken_as_y():
 def test_bad_input_is_explained(sr_img, hr_img, kwargs, message):
     with pytest.raises(ValueError, match=message):
         metrics.psnr(sr_img, hr_img, **kwargs)
+
+
+def test_a_slight_bicubic_overshoot_below_zero_is_accepted():
+    hr_img = torch.rand(3, 12, 12)
+    assert metrics.psnr(hr_img - 0.05, hr_img) > 20
 
 
 def test_ssim_needs_a_window_worth_of_pixels():

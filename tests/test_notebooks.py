@@ -77,6 +77,8 @@ def _library_function_names() -> set[str]:
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not is_exercise(p) and p.parent.name == "notebooks"],
                          ids=_ids([p for p in NOTEBOOKS if not is_exercise(p) and p.parent.name == "notebooks"]))
 def test_lesson_defines_no_private_copy_of_a_library_function(path):
+    # Catches a `def` that shadows a library function's name. A copy under another name, or
+    # inline code, is not caught here; reviews and the lessons' "Library first" habit are.
     library = _library_function_names()
     copies = []
     for cell in _cells(path):

@@ -24,6 +24,8 @@ def test_deterministic_mode_can_be_switched_on_and_off():
     try:
         runtime.seed_everything(0, deterministic=True)
         assert torch.are_deterministic_algorithms_enabled()
+        runtime.seed_everything(0, deterministic=False)
+        assert not torch.are_deterministic_algorithms_enabled()
     finally:
         torch.use_deterministic_algorithms(False)
 
