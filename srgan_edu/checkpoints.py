@@ -286,3 +286,7 @@ class CheckpointManager:
         for _, old in self.step_files()[: -self.keep_last]:
             old.unlink(missing_ok=True)
         return path
+
+    def save_best(self, state: dict[str, Any]) -> Path:
+        """Write ``best.pt`` alone (atomically), for a validation that falls between step checkpoints."""
+        return save_checkpoint(state, self.folder / BEST_FILE)

@@ -113,6 +113,9 @@ class TrainConfig:
             raise ValueError(f"val_crop must be at least scale={self.scale} (or None for whole images)")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.lr_drop_step is not None and self.lr_drop_step < 1:
+            raise ValueError(f"lr_drop_step must be a step of 1 or more, or None for no drop; got {self.lr_drop_step}"
+                             " (to train at the lower rate from the start, lower learning_rate instead)")
 
 
 # Settings that a resumed run must share with its checkpoint: changing them would silently
@@ -409,15 +412,23 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; training stopped before saving anything from that step."""
 
 
-def check_finite(parts: dict[str, torch.Tensor], step: int, *, last_checkpoint: Path | None = None) -> None:
+def check_finite(parts: dict[str, torch.Tensor], step: int, *, last_checkpoint: Path | None = None,
+                 context: distributed.DistributedContext | None = None) -> None:
     """Raise :class:`NonFiniteLossError` naming the step and the loss part when one is NaN or infinite.
 
     One device-to-host copy for all parts together (a sync per step, cheap next to a step).
+    Under ``torchrun`` (``context`` enabled) the parts are averaged over the processes first, so
+    a NaN in any process stops all of them at the same step; a process that stopped alone would
+    leave the others waiting in the next collective until the timeout.
     """
     values = torch.stack([value.detach().float().reshape(()) for value in parts.values()])
+    if context is not None and context.enabled:
+        values = distributed.all_reduce_mean(values, context)  # NaN or inf anywhere -> NaN or inf here
     if bool(torch.isfinite(values).all()):
         return
     bad = [f"{name} = {value:g}" for name, value in zip(parts, values.tolist()) if not math.isfinite(value)]
+    if context is not None and context.enabled:
+        bad[-1] += f" (averaged over the {context.world_size} processes)"
     kept = (f"The last good checkpoint, {last_checkpoint}, is untouched; resume from it (--resume) after the fix."
             if last_checkpoint else "No checkpoint had been written yet.")
     raise NonFiniteLossError(
@@ -560,7 +571,11 @@ class Precision:
         layout = (device.type == "cuda") if channels_last is None else channels_last
         layout_text = ", channels_last" if layout else ""
         if amp and device.type == "cuda":
-            if torch.cuda.is_bf16_supported():
+            # bf16 only where the tensor cores have it (compute capability 8.0: A100, RTX 30xx
+            # and newer). torch.cuda.is_bf16_supported() also says yes where bf16 is merely
+            # emulated (T4, V100: a learner's usual free GPU), which is slower than fp16.
+            major, _minor = torch.cuda.get_device_capability(device)
+            if major >= 8:
                 return cls(torch.bfloat16, False, layout, f"mixed precision (bf16){layout_text}")
             return cls(torch.float16, True, layout, f"mixed precision (fp16 with a gradient scaler){layout_text}")
         note = " (mixed precision is used on CUDA GPUs only)" if amp else ""
@@ -575,6 +590,10 @@ class TrainingStream(Sampler):
     depends on what happened before, so a resumed run (``start_step``) draws exactly the
     batches the uninterrupted run would have drawn, whatever ``num_workers`` is, and the
     processes of a ``torchrun`` job draw disjoint samples.
+
+    It takes the place of ``torch.utils.data.DistributedSampler``, which shards by rank too but
+    draws its order from an epoch counter that the caller must set, and would start a resumed
+    run at the beginning of its epoch rather than at the batch where the run stopped.
 
     Yields lists of ``(epoch, index)``; :class:`EpochIndexed` passes the epoch on to
     datasets with a ``set_epoch`` method (:class:`srgan_edu.data.PairedPatchDataset` picks its
@@ -981,7 +1000,7 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
                                    generator_scaler=generator_scaler, discriminator_scaler=discriminator_scaler,
                                    autocast_dtype=precision.autocast_dtype, judge=discriminator_fast)
             step += 1
-            check_finite(parts, step, last_checkpoint=last_checkpoint)
+            check_finite(parts, step, last_checkpoint=last_checkpoint, context=context)
             generator_scheduler.step()
             if discriminator is not None:
                 discriminator_scheduler.step()
@@ -1016,6 +1035,8 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
             if context.is_main and (step % config.checkpoint_every == 0 or step == config.steps):
                 last_checkpoint = manager.save(checkpoint_state(step), step=step, is_best=is_best)
                 write_histories()
+            elif is_best:  # the best validation so far fell between two step checkpoints
+                manager.save_best(checkpoint_state(step))
             if logged:
                 interval_start = time.perf_counter()
             else:
@@ -1036,6 +1057,25 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
 # --- 6. loading a trained generator -----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TrainedGenerator:
+    """A generator read from a training checkpoint, with what it was trained as."""
+
+    generator: SRResNet  # in eval mode
+    kind: str  # "srresnet" or "srgan": which row of the paper's table to compare it with
+    step: int  # the training step the checkpoint was written at
+
+
+def load_trained_generator(path: str | os.PathLike, *,
+                           map_location: str | torch.device = "cpu") -> TrainedGenerator:
+    """:func:`load_generator`, also saying whether it was trained as SRResNet or SRGAN and for how long."""
+    state = checkpoints.load_checkpoint(path, map_location=map_location)
+    checkpoints.check_compatible(state, kinds=KINDS, source=path)
+    generator = SRResNet(**state["generator_config"])
+    generator.load_state_dict(state["generator"])
+    return TrainedGenerator(generator.to(map_location).eval(), state["kind"], int(state["step"]))
+
+
 def load_generator(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> SRResNet:
     """The SRResNet saved in a training checkpoint, rebuilt from the checkpoint's own settings.
 
@@ -1054,11 +1094,7 @@ def load_generator(path: str | os.PathLike, *, map_location: str | torch.device 
         CheckpointError: the file is unreadable or unsafe.
         CheckpointMismatchError: the file is not an srgan-edu training checkpoint.
     """
-    state = checkpoints.load_checkpoint(path, map_location=map_location)
-    checkpoints.check_compatible(state, kinds=KINDS, source=path)
-    generator = SRResNet(**state["generator_config"])
-    generator.load_state_dict(state["generator"])
-    return generator.to(map_location).eval()
+    return load_trained_generator(path, map_location=map_location).generator
 
 
 # --- the command line: python -m srgan_edu train srresnet|srgan ... -----------------------------
@@ -1166,6 +1202,9 @@ def cli_main(args: argparse.Namespace) -> int:
     try:
         device = context.device if context.enabled else pick_device(args.device)
         try:
+            if args.model == "srresnet" and args.init_generator is not None:
+                raise ValueError("--init-generator starts SRGAN from a trained SRResNet; an SRResNet run starts "
+                                 "from scratch. To continue an SRResNet run, use --resume with its --out folder.")
             config = _cli_config(args)
             train_source, val_images = _cli_images(args)
         except (ValueError, FileNotFoundError) as err:

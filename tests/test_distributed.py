@@ -93,3 +93,32 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     saved = training.load_generator(tmp_path / "run" / "checkpoints" / "step_00000004.pt")
     for name, param in saved.named_parameters():
         assert torch.equal(param, rank0["generator"][name])
+
+
+def _check_on_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_RANK=str(rank))
+    context = distributed.setup("cpu")
+    try:
+        loss = float("nan") if rank == 1 else 0.5  # only rank 1's batch blew up
+        parts = {"content_loss": torch.tensor(0.25), "adversarial_loss": torch.tensor(loss)}
+        try:
+            training.check_finite(parts, step=7, context=context)
+            outcome = "went on"
+        except training.NonFiniteLossError as err:
+            outcome = str(err)
+        with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as out:
+            out.write(outcome)
+    finally:
+        distributed.cleanup()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="this PyTorch has no gloo backend")
+def test_a_nan_in_one_process_stops_every_process_at_the_same_step(tmp_path):
+    # Were rank 0 to go on alone, it would wait for rank 1 in the next collective until the timeout.
+    mp.spawn(_check_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    for rank in (0, 1):
+        outcome = (tmp_path / f"rank{rank}.txt").read_text()
+        assert "stopped at step 7" in outcome and "adversarial_loss = nan" in outcome, outcome
+        assert "content_loss" not in outcome.split("stopped at step 7")[1].split("(not a finite")[0]

@@ -214,8 +214,11 @@ def test_cli_evaluates_a_checkpoint(benchmark_dir, tmp_path, capsys):
                 "--save-dir", str(tmp_path / "sr")])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Set5" in printed and "step_" in printed
-    assert len(list((tmp_path / "sr" / "Set5").glob("*.png"))) == 3  # incl. the greyscale one
+    assert "Method: srresnet-step_00000001" in printed
+    set5_row = next(line for line in printed.splitlines() if line.startswith("Set5"))
+    assert "32.05" in set5_row and "0.9019" in set5_row  # beside the paper's SRResNet row, not bicubic's
+    saved = sorted(p.name for p in (tmp_path / "sr" / "Set5").glob("*.png"))
+    assert len(saved) == 3 and all(name.endswith("_srresnet-step_00000001_x2.png") for name in saved)
     code = cli(["evaluate", "--checkpoint", str(checkpoint), *data_args, "--scale", "4"])
     assert code == 2
     assert "x2 generator" in capsys.readouterr().err
@@ -246,3 +249,18 @@ def test_load_set_finds_a_folder_of_its_own_under_srgan_edu_data(tmp_path, monke
     assert name == "a.png" and img.shape == (3, 50, 46)
     with pytest.raises(FileNotFoundError, match="No image folder"):
         evaluation.load_set("Elsewhere")
+
+
+def test_cli_tiles_large_images_by_default(monkeypatch, tmp_path, capsys):
+    seen = {}
+
+    def fake_evaluate_sets(**kwargs):
+        seen.update(kwargs)
+        return [evaluation.SetResult("builtin", kwargs["method"], 4, 30.0, 0.9, [{"name": "a", "psnr": 30.0,
+                                                                                 "ssim": 0.9}])]
+
+    monkeypatch.setattr(evaluation, "evaluate_sets", fake_evaluate_sets)
+    assert cli(["evaluate", "--builtin"]) == 0
+    assert seen["tile"] == evaluation.DEFAULT_TILE
+    assert cli(["evaluate", "--builtin", "--tile", "0"]) == 0
+    assert seen["tile"] is None  # 0: whole images

@@ -83,12 +83,92 @@ def test_defaults_are_the_papers_schedule():
         TrainConfig(hr_crop=30)
     with pytest.raises(ValueError, match="content_loss"):
         TrainConfig(content_loss="vgg99")
+    with pytest.raises(ValueError, match="lr_drop_step must be a step of 1 or more"):
+        TrainConfig(lr_drop_step=0)
+
+
+def test_cli_refuses_init_generator_for_srresnet(tmp_path, capsys):
+    argv = ["srresnet", "--builtin", "--steps", "1", "--init-generator", str(tmp_path / "x.pt"),
+            "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"]
+    assert training.cli_main(_parse(argv)) == 2
+    assert "--init-generator starts SRGAN" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_precision_is_fp32_on_the_cpu_even_when_amp_is_asked_for():
     precision = training.Precision.choose(torch.device("cpu"), amp=True, channels_last=None)
     assert precision.autocast_dtype is None and not precision.grad_scaler and not precision.channels_last
     assert "CUDA" in precision.description
+
+
+@pytest.mark.parametrize("capability, dtype, scaled", [((7, 5), torch.float16, True), ((8, 0), torch.bfloat16, False),
+                                                      ((9, 0), torch.bfloat16, False)], ids=["T4", "A100", "H100"])
+def test_precision_on_cuda_uses_bf16_only_where_the_gpu_has_it(monkeypatch, capability, dtype, scaled):
+    # torch.cuda.is_bf16_supported() also says yes on a T4 (emulated bf16, slower than fp16)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    precision = training.Precision.choose(torch.device("cuda"), amp=True, channels_last=None)
+    assert precision.autocast_dtype == dtype and precision.grad_scaler == scaled
+    assert precision.channels_last
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16-scaled"])
+def test_mixed_precision_srgan_step_runs_and_changes_both_networks(dtype):
+    # The CUDA path's arithmetic, on the CPU's autocast: the step functions, the loss in
+    # fp32 under autocast, and (fp16) the gradient scalers' scale / step / update.
+    generator, discriminator = tiny_networks("srgan")
+    before_g = [p.detach().clone() for p in generator.parameters()]
+    before_d = [p.detach().clone() for p in discriminator.parameters()]
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.9, 0.999))
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.9, 0.999))
+    scaled = dtype == torch.float16
+    g_scaler, d_scaler = (torch.amp.GradScaler("cpu", enabled=scaled) for _ in range(2))
+    perceptual = losses.PerceptualLoss(losses.mse_content_loss, adversarial_weight=1e-3)
+    lr_img, hr_img = torch.rand(2, 3, 6, 6), torch.rand(2, 3, 24, 24) * 2 - 1
+    for step in range(1, 5):  # fp16: the scaler skips the first steps whose scaled gradients overflow
+        parts = training.srgan_step(generator, discriminator, g_optimizer, d_optimizer, lr_img, hr_img, perceptual,
+                                    generator_scaler=g_scaler, discriminator_scaler=d_scaler, autocast_dtype=dtype)
+        training.check_finite(parts, step=step)
+    assert all(value.dtype == torch.float32 for value in parts.values())  # losses are reduced in fp32
+    assert any(not torch.equal(a, p) for a, p in zip(before_g, generator.parameters()))
+    assert any(not torch.equal(a, p) for a, p in zip(before_d, discriminator.parameters()))
+    assert all(p.dtype == torch.float32 for p in generator.parameters())  # master weights stay fp32
+    if scaled:  # it found a scale at which D's fp16 gradients are finite
+        assert d_scaler.get_scale() < 2.0**16
+
+
+def test_channels_last_computes_the_same_gradients_and_trains(tmp_path):
+    # Same numbers in another memory layout (up to summation order). Weights after several
+    # Adam steps are no test: Adam divides each gradient by its own size, so rounding noise in
+    # a near-zero gradient becomes a whole learning-rate step.
+    generator, discriminator = tiny_networks("srgan")
+    lr_img, hr_img = torch.rand(2, 3, 6, 6), torch.rand(2, 3, 24, 24) * 2 - 1
+
+    def gradients(layout):
+        generator.zero_grad()
+        discriminator.zero_grad()
+        sr_img = generator(lr_img.contiguous(memory_format=layout))
+        loss = losses.mse_content_loss(sr_img, hr_img) + discriminator(sr_img).mean()
+        loss.backward()
+        return [p.grad.clone() for p in (*generator.parameters(), *discriminator.parameters())]
+
+    generator.to(memory_format=torch.channels_last)
+    discriminator.to(memory_format=torch.channels_last)
+    nhwc = gradients(torch.channels_last)
+    generator.to(memory_format=torch.contiguous_format)
+    discriminator.to(memory_format=torch.contiguous_format)
+    for a, b in zip(gradients(torch.contiguous_format), nhwc):
+        # gradients here are of order 1; the biases of convolutions followed by BN have a true
+        # gradient of 0 and carry only rounding noise (about 1e-5)
+        torch.testing.assert_close(a, b, atol=5e-5, rtol=1e-4)
+    result = run("srgan", tmp_path / "nhwc", tiny_config(steps=3, channels_last=True))
+    assert result.steps == 3 and all(math.isfinite(v) for row in result.history for v in row.values())
+
+
+def test_compiled_training_matches_eager_training(tmp_path):
+    eager = run("srresnet", tmp_path / "eager", tiny_config(steps=2))
+    compiled = run("srresnet", tmp_path / "compiled", tiny_config(steps=2, compile=True))
+    for a, b in zip(eager.generator.state_dict().values(), compiled.generator.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
 
 
 # --- history ------------------------------------------------------------------------------------
@@ -346,6 +426,23 @@ def test_validation_writes_scores_samples_and_the_best_checkpoint(tmp_path):
     assert samples == ["step_00000002.png", "step_00000004.png"]
     best = max(result.validation, key=lambda row: row["psnr"])["step"]
     assert checkpoints.load_checkpoint(result.best_checkpoint)["step"] == best
+
+
+def test_best_checkpoint_follows_validation_between_step_checkpoints(tmp_path):
+    # validation every step, step checkpoints every 4: best.pt must hold the best validated
+    # step even when it is not a multiple of 4
+    generator, _ = tiny_networks("srresnet")
+    val_images = [(f"val{i}", image) for i, image in enumerate(_hr_images(2, size=48))]
+    config = tiny_config(steps=8, val_every=1, checkpoint_every=4, val_crop=32, learning_rate=3e-3)
+    result = training.train_srresnet(generator, _hr_images(3), config, run_dir=tmp_path / "run",
+                                     val_images=val_images, progress=False)
+    assert result.validation.steps() == list(range(1, 9))
+    best = max(result.validation, key=lambda row: row["psnr"])
+    state = checkpoints.load_checkpoint(result.best_checkpoint)
+    assert state["step"] == best["step"]
+    assert state["best_psnr"] == pytest.approx(best["psnr"])
+    steps_saved = [step for step, _ in checkpoints.CheckpointManager(result.best_checkpoint.parent).step_files()]
+    assert steps_saved == [4, 8]
 
 
 def test_sample_grid_has_a_row_per_image_and_three_columns():
