@@ -36,7 +36,7 @@ def prepare_for_metric(
     y_channel: bool = True,
     data_range: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check two images and apply the protocol: Y channel, then shave. Returns (B, C, H', W') float64."""
+    """Check two images and apply the protocol: Y channel, then shave. Returns (B, C, H', W') float64 on the CPU."""
     if not isinstance(sr_img, torch.Tensor) or not isinstance(hr_img, torch.Tensor):
         raise TypeError("psnr and ssim take torch tensors laid out (C, H, W) or (B, C, H, W)")
     if sr_img.shape != hr_img.shape:
@@ -65,8 +65,10 @@ def prepare_for_metric(
                 "the HR targets and of SRResNet's output). Measure in [0, 1]: images.to_unit(img), "
                 "then .clamp(0, 1)."
             )
-    sr = sr_img.detach().to(torch.float64)
-    hr = hr_img.detach().to(torch.float64)
+    # On the CPU in float64, wherever the images are: the same numbers on every device, two
+    # images on different devices can be compared, and Apple's MPS has no float64.
+    sr = sr_img.detach().to(device="cpu", dtype=torch.float64)
+    hr = hr_img.detach().to(device="cpu", dtype=torch.float64)
     if sr.dim() == 3:
         sr, hr = sr.unsqueeze(0), hr.unsqueeze(0)
     if y_channel and sr.shape[1] == 3:

@@ -309,6 +309,10 @@ class RatingSession:
         session: a name for the session (a class, a date).
         seed: the order of the plan (default: from the rater's name, so that each rater
             gets a different but repeatable order).
+
+    A rater who comes back (the cell run again, the notebook reopened) goes on where they
+    stopped: the trials that the CSV already holds for this rater, session and plan are
+    skipped (``resumed`` counts them), so nobody's image is rated twice.
     """
 
     versions: Mapping[str, Mapping[str, object]]
@@ -318,6 +322,7 @@ class RatingSession:
     seed: int | None = None
     trials: list[Trial] = field(init=False)
     position: int = field(init=False, default=0)
+    resumed: int = field(init=False, default=0)  # trials found already rated in the CSV
 
     def __post_init__(self) -> None:
         if not self.versions:
@@ -334,6 +339,11 @@ class RatingSession:
         self.csv_path = Path(self.csv_path)
         seed = self.seed if self.seed is not None else sum(ord(c) * 31**i for i, c in enumerate(self.rater)) % 2**31
         self.trials = plan_trials(list(self.versions), methods, seed=seed)
+        rated = {(r.trial, r.image, r.method) for r in read_ratings(self.csv_path)
+                 if r.rater == self.rater and r.session == self.session}
+        while not self.done and (self.current.index, self.current.image, self.current.method) in rated:
+            self.position += 1
+        self.resumed = self.position
 
     @property
     def done(self) -> bool:

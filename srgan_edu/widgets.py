@@ -28,10 +28,13 @@ SR image in [-1, 1] (:func:`srgan_edu.evaluation.super_resolve` does the convers
 from __future__ import annotations
 
 import copy
+import getpass
+import hashlib
 import html
 import io
 import math
-import secrets
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,9 +279,14 @@ def mos_points(scores: Mapping[str, mos.MethodScore], psnr_by_method: Mapping[st
 
 
 def _super_resolve(generator: nn.Module, lr_img: torch.Tensor) -> torch.Tensor:
+    """(3, h, w) in [0, 1] on the generator's device -> (3, s*h, s*w) in [0, 1] on the CPU.
+
+    Back on the CPU, where the HR references, the pictures and the plots are: a GPU output
+    compared with a CPU reference would fail.
+    """
     from srgan_edu import evaluation
 
-    return evaluation.super_resolve(generator, lr_img)
+    return evaluation.super_resolve(generator, lr_img).cpu()
 
 
 def _weight_label(weight: float) -> str:
@@ -734,10 +742,22 @@ class RatingWidget(widgets.VBox):
             self._enable(False)
             return
         total = len(self.session.trials)
-        self.progress.value = (f"Image {trial.index + 1} of {total} (code {trial.code}): how good does it look? "
-                               "1 = bad, 5 = excellent. Judge the picture, not the content.")
+        welcome = (f"Welcome back, {html.escape(self.session.rater)}: {self.session.resumed} of {total} "
+                   "were rated already. " if self.session.resumed and self.session.position == self.session.resumed
+                   else "")
+        self.progress.value = (f"{welcome}Image {trial.index + 1} of {total} (code {trial.code}): how good does it "
+                               "look? 1 = bad, 5 = excellent. Judge the picture, not the content.")
         self.image.value = image_to_png(self.session.current_image())
         self._enable(True)
+
+
+def default_rater_id() -> str:
+    """An anonymous rater id that stays the same for one user account on one computer."""
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (OSError, KeyError):  # no user name to be had (some containers)
+        who = f"uid{os.getuid() if hasattr(os, 'getuid') else 0}@{socket.gethostname()}"
+    return "rater-" + hashlib.sha256(who.encode()).hexdigest()[:6]
 
 
 def rating_widget(
@@ -759,11 +779,13 @@ def rating_widget(
     Args:
         versions: image name -> method -> (3, H, W) image in [0, 1].
         csv_path: the class's ratings file.
-        rater: a name or id (default: a random anonymous id).
+        rater: a name or id (default: :func:`default_rater_id`, anonymous but the same every
+            time for this user account on this computer, so that running the cell again goes
+            on with the same rater's session instead of counting a new rater).
         session: the session's name, written in every row.
         seed: the order (default: from the rater's name).
         width: display width in pixels (default: the image's own).
     """
-    rater = rater or f"rater-{secrets.token_hex(3)}"
+    rater = rater or default_rater_id()
     return RatingWidget(mos.RatingSession(versions, Path(csv_path), rater=rater, session=session, seed=seed),
                         width=width)

@@ -165,6 +165,25 @@ def test_rating_session_writes_every_score(tmp_path):
     assert [t.code for t in other.trials] != [t.code for t in session.trials]
 
 
+def test_a_rater_who_comes_back_goes_on_where_they_stopped(tmp_path):
+    image = torch.rand(3, 8, 8)
+    versions = {name: {"HR": image, "bicubic": image * 0.5} for name in ("a", "b")}
+    csv_path = tmp_path / "ratings.csv"
+    first = mos.RatingSession(versions, csv_path, rater="ada", session="monday")
+    assert first.resumed == 0
+    first.rate(5)
+    first.rate(2)
+    again = mos.RatingSession(versions, csv_path, rater="ada", session="monday")  # the cell run again
+    assert again.resumed == 2 and again.current == first.trials[2]
+    while not again.done:
+        again.rate(3)
+    stored = mos.read_ratings(csv_path)
+    assert len(stored) == 4 and len({(r.image, r.method) for r in stored}) == 4  # nothing rated twice
+    assert mos.RatingSession(versions, csv_path, rater="ada", session="monday").done
+    assert mos.RatingSession(versions, csv_path, rater="ada", session="tuesday").resumed == 0
+    assert mos.RatingSession(versions, csv_path, rater="grace", session="monday").resumed == 0
+
+
 def test_rating_session_needs_the_same_methods_for_every_image(tmp_path):
     image = torch.rand(3, 4, 4)
     with pytest.warns(UserWarning, match="anchor"):

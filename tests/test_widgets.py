@@ -225,6 +225,20 @@ def test_rating_widget_saves_each_click(tmp_path, pair):
     assert isinstance(widget.figure(), Figure)
 
 
+def test_rating_widget_resumes_the_same_anonymous_rater(tmp_path, pair):
+    _, hr_img = pair
+    versions = {"a": {"HR": hr_img, "dark": hr_img * 0.5}}
+    csv_path = tmp_path / "ratings.csv"
+    widget = widgets.rating_widget(versions, csv_path, session="test")
+    widget.buttons[4].click()
+    again = widgets.rating_widget(versions, csv_path, session="test")  # the cell run a second time
+    assert again.session.rater == widget.session.rater == widgets.default_rater_id()
+    assert "Welcome back" in again.progress.value and "Image 2 of 2" in again.progress.value
+    again.buttons[0].click()
+    assert [r.score for r in mos.read_ratings(csv_path)] == [5, 1]
+    assert "Welcome back" not in again.progress.value
+
+
 def test_rating_widget_reports_a_failed_save(tmp_path, pair, monkeypatch):
     _, hr_img = pair
     widget = widgets.rating_widget({"a": {"HR": hr_img}}, tmp_path / "r.csv", rater="ada")
