@@ -90,8 +90,9 @@ class Discriminator(nn.Module):
                     f"This Discriminator was built for {self.in_size}x{self.in_size} crops (in_size={self.in_size}) "
                     f"but got {height}x{width} images (shape {got}). Its dense layer fixes the input size: crop "
                     f"HR images and generator outputs to {self.in_size}x{self.in_size} (the paper uses 96x96 HR "
-                    f"crops, i.e. 24x24 LR inputs at scale 4), or build Discriminator(in_size={height}) "
-                    f"for {height}x{height} crops."
+                    f"crops, i.e. 24x24 LR inputs at scale 4), or "
+                    + (f"build Discriminator(in_size={height}) for {height}x{height} crops." if height == width else
+                       "crop them square: the discriminator takes square crops of one size (in_size x in_size).")
                 )
             raise ValueError(
                 f"Discriminator expects a batch (B, {self.in_channels}, {self.in_size}, {self.in_size}) in [-1, 1], "

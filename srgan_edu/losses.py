@@ -7,8 +7,9 @@
 - eq. 3, :class:`PerceptualLoss`: l_SR = l_X + 1e-3 * l_Gen, returned with its parts.
 
 The discriminator returns logits z and D = sigmoid(z). The textbook forms log D and
-log(1 - D) overflow to -inf once D rounds to 0 or 1 in floating point (at |z| of about 17
-in float32, 37 in float64); written on logits, log sigmoid(z) = -softplus(-z) and
+log(1 - D) overflow to -inf once D rounds to 0 or 1 in floating point: log(1 - D) as soon as
+sigmoid(z) rounds to 1 (z above about 17 in float32, 37 in float64), log D only far out, where
+sigmoid(z) underflows to 0 (z below about -88 in float32); written on logits, log sigmoid(z) = -softplus(-z) and
 log(1 - sigmoid(z)) = -softplus(z) are exact and finite for every z. That is what
 ``binary_cross_entropy_with_logits`` computes.
 

@@ -162,7 +162,7 @@ def course_weights(verbose: bool = True) -> VGG19_Weights | None:
             "VGG19: the pretrained weights are NOT on this machine, so this notebook uses a RANDOMLY "
             "initialised VGG19. Its features are random: the numbers and pictures that follow show the "
             "code running, not what a trained VGG19 sees, and comparisons made with them are not "
-            f"meaningful. {_how_to_get_weights()}"
+            f"meaningful. {describe_weights_location() if _env_weights_path() else _how_to_get_weights()}"
         )
     return None
 

@@ -59,6 +59,8 @@ def test_wrong_input_size_gets_a_clear_error():
     model = Discriminator(in_size=24, num_features=4)
     with pytest.raises(ValueError, match=r"built for 24x24.*32x32.*Discriminator\(in_size=32\)"):
         model(torch.rand(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="crop them square"):
+        model(torch.rand(1, 3, 24, 32))
     with pytest.raises(ValueError, match="batch"):
         model(torch.rand(3, 24, 24))
     with pytest.raises(ValueError, match=r"\(B, 3, 24, 24\)"):

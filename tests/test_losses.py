@@ -136,6 +136,28 @@ def test_each_part_of_the_perceptual_loss_trains_the_generator(content):
         assert getattr(parts, part).requires_grad
 
 
+@pytest.mark.parametrize("content", ["mse", "vgg"])
+def test_the_total_sends_the_sum_of_both_parts_gradients(content):
+    # The parts on their own may each reach G while the total silently drops one of them (a
+    # `content.detach()` in the sum); the gradient of the total must be the weighted sum.
+    generator, discriminator, lr_img, hr_img = _tiny_gan()
+    content_loss = mse_content_loss if content == "mse" else VGGContentLoss("relu2_2", weights=None)
+    perceptual = PerceptualLoss(content_loss, adversarial_weight=0.25)  # large, so both parts count
+
+    def gradients(pick):
+        generator.zero_grad()
+        sr_img = generator(lr_img)
+        pick(perceptual(sr_img, hr_img, discriminator(sr_img))).backward()
+        return torch.cat([p.grad.flatten() for p in generator.parameters()])
+
+    total = gradients(lambda parts: parts.total)
+    content_part = gradients(lambda parts: parts.content)
+    adversarial_part = gradients(lambda parts: parts.adversarial)
+    # (up to rounding: the biases of convolutions followed by BN have gradients of about 1e-6)
+    torch.testing.assert_close(total, content_part + 0.25 * adversarial_part, atol=1e-5, rtol=1e-3)
+    assert not torch.allclose(total, 0.25 * adversarial_part, atol=1e-5, rtol=1e-3)  # content counts
+
+
 def test_perceptual_loss_adds_its_parts_with_the_paper_weight():
     generator, discriminator, lr_img, hr_img = _tiny_gan()
     sr_img = generator(lr_img)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,51 @@ def test_lesson_defines_no_private_copy_of_a_library_function(path):
     assert not copies, f"the lesson redefines library functions {copies}; import them from srgan_edu instead"
 
 
+def _printed(executed: dict) -> str:
+    """Everything the executed notebook printed (streams and plain-text results)."""
+    parts = []
+    for cell in executed["cells"]:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(_source({"source": out["text"]}))
+            elif "text/plain" in out.get("data", {}):
+                parts.append(_source({"source": out["data"]["text/plain"]}))
+    return "\n".join(parts)
+
+
+def _number_after(pattern: str, text: str) -> float:
+    match = re.search(pattern + r"\s*([-+]?\d+(?:\.\d+)?)", text)
+    assert match, f"the notebook did not print {pattern!r}"
+    return float(match.group(1))
+
+
+def _check_lesson_03(text: str) -> None:  # "a short MSE training run that beats bicubic on a held-out image"
+    assert _number_after(r"SRResNet - bicubic on \w+:", text) > 0
+
+
+def _check_lesson_04(text: str) -> None:  # without weights the lesson must say its comparison is not meaningful
+    from srgan_edu import vgg
+
+    if not vgg.pretrained_weights_available():
+        assert "RANDOM" in text and "not meaningful" in text
+
+
+def _check_lesson_05(text: str) -> None:  # scored as in training, D ranks HR crops above both kinds of fakes
+    scores = text.split("as in training")[1]
+    hr = _number_after(r"HR\s+mean D\(x\)", scores)
+    assert hr > _number_after(r"bicubic\s+mean D\(x\)", scores)
+    assert hr > _number_after(r"SRResNet\s+mean D\(x\)", scores)
+
+
+def _check_lesson_07(text: str) -> None:  # what the text says survives in the fast mode: SRGAN costs PSNR
+    assert _number_after(r"SRGAN - SRResNet", text) < 0
+
+
+# What a lesson's text tells the learner its output shows, checked on the executed copy.
+LESSON_CLAIMS = {"03_srresnet": _check_lesson_03, "04_vgg_content_loss": _check_lesson_04,
+                 "05_discriminator": _check_lesson_05, "07_evaluation_and_tradeoffs": _check_lesson_07}
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs_in_fast_mode(path, tmp_path):
@@ -108,3 +154,5 @@ def test_notebook_runs_in_fast_mode(path, tmp_path):
         if "image/png" in out.get("data", {})
     ]
     assert images, f"{path.name} ran but showed no figure; every lesson shows real pictures"
+    if path.parent.name == "notebooks" and path.stem in LESSON_CLAIMS:
+        LESSON_CLAIMS[path.stem](_printed(executed))

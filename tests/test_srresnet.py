@@ -77,6 +77,46 @@ def test_residual_block_is_identity_plus_a_correction():
     assert torch.allclose(block(features), features)
 
 
+def _paper_forward(net: SRResNet, lr_img: torch.Tensor) -> torch.Tensor:
+    """Figure 4 of the paper, written out layer by layer with the network's own weights (eval mode)."""
+    F = torch.nn.functional
+
+    def conv(layer, x):
+        return F.conv2d(x, layer.weight, layer.bias, padding=layer.padding)
+
+    def bn(layer, x):
+        return F.batch_norm(x, layer.running_mean, layer.running_var, layer.weight, layer.bias, False, 0.0, layer.eps)
+
+    head = F.prelu(conv(net.head[0], lr_img), net.head[1].weight)  # k9n64s1, PReLU
+    x = head
+    for block in net.body:  # k3n64s1, BN, PReLU, k3n64s1, BN, elementwise sum
+        residual = F.prelu(bn(block.bn1, conv(block.conv1, x)), block.prelu.weight)
+        x = x + bn(block.bn2, conv(block.conv2, residual))
+    x = bn(net.body_end[1], conv(net.body_end[0], x)) + head  # k3n64s1, BN, sum with the head's output
+    for up in net.upsample:  # k3n256s1, PixelShuffle x2, PReLU
+        x = F.prelu(F.pixel_shuffle(conv(up.conv, x), 2), up.prelu.weight)
+    return conv(net.tail, x)  # k9n3s1
+
+
+def test_forward_is_the_papers_figure_4_layer_by_layer():
+    # Shapes and parameter counts do not change when the global skip is dropped, the PReLU
+    # moves after the second BN, or BN comes before a convolution; this comparison does.
+    torch.manual_seed(0)
+    net = SRResNet(scale=4, num_features=8, num_blocks=2).eval()
+    with torch.no_grad():
+        for module in net.modules():  # make every BN and PReLU do something visible
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+            elif isinstance(module, torch.nn.PReLU):
+                module.weight.uniform_(0.05, 0.5)
+    lr_img = torch.rand(2, 3, 7, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(net(lr_img), _paper_forward(net, lr_img))
+
+
 def test_a_gradient_reaches_every_generator_parameter():
     model = SRResNet(scale=4, num_features=8, num_blocks=2)
     lr_img = torch.rand(2, 3, 6, 6)

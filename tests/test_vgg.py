@@ -190,6 +190,13 @@ def test_environment_variable_naming_a_missing_file_is_an_error_not_a_fallback(m
         VGGFeatures(("relu1_1",), weights=tmp_path / "also-missing.pth")
 
 
+def test_notebooks_are_told_when_the_environment_variable_names_a_missing_file(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(vgg.ENV_VARIABLE, str(tmp_path / "nowhere.pth"))
+    assert vgg.course_weights() is None
+    printed = capsys.readouterr().out
+    assert "RANDOM" in printed and "MISSING" in printed and "nowhere.pth" in printed
+
+
 def test_a_state_dict_of_another_architecture_is_refused(tmp_path, vgg19_shapes):
     def write(state, name="bad.pth"):
         path = tmp_path / name
