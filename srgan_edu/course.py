@@ -15,6 +15,7 @@ The same functions run the notebooks in the test suite, so ``make course`` and C
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -99,7 +100,7 @@ def execute_notebook(
         )
         stopped = False
     except PapermillExecutionError as err:
-        if is_exercise(path) and err.ename == "NotImplementedError":
+        if is_exercise(path) and err.ename == "NotImplementedError" and _stopped_in_exercise_cell(output_path):
             stopped = True
         else:
             raise RuntimeError(
@@ -116,6 +117,21 @@ def execute_notebook(
             "'raise NotImplementedError()'. Was a solution left in the exercise?"
         )
     return NotebookRun(path, output_path, seconds, stopped)
+
+
+def _stopped_in_exercise_cell(executed_path: Path) -> bool:
+    """Whether the cell that raised is part of an exercise: the learner's code or its check (nbgrader metadata).
+
+    An unsolved exercise stops there with ``NotImplementedError``; the same error anywhere else
+    (a set-up cell, a library call) is a bug in the notebook, not the learner's turn. The cell is
+    found by its error output: papermill adds cells of its own to the executed copy.
+    """
+    cells = json.loads(Path(executed_path).read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            marks = cell.get("metadata", {}).get("nbgrader", {})
+            return bool(marks.get("solution") or marks.get("grade"))
+    return False
 
 
 def run_course(out_dir: Path, root: Path = REPO_ROOT, folders: tuple[str, ...] = NOTEBOOK_FOLDERS) -> list[NotebookRun]:

@@ -92,3 +92,30 @@ def test_a_source_without_markers_is_refused(tmp_path):
 def test_committed_exercises_and_solutions_match_their_source():
     problems = course.check_exercises()
     assert not problems, "run `make exercises` and commit:\n" + "\n".join(problems)
+
+
+def _exercise_notebook(folder, *, setup: str, exercise: str):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("MODE = 'fast'  # full mode: 'full'")
+    params.metadata["tags"] = ["parameters"]
+    answer = nbformat.v4.new_code_cell(exercise)
+    answer.metadata["nbgrader"] = {"grade": False, "grade_id": "demo", "locked": False, "schema_version": 3,
+                                   "solution": True, "task": False}
+    nb.cells = [params, nbformat.v4.new_code_cell(setup), answer]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "01_demo.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.notebook
+def test_an_exercise_may_stop_only_in_an_exercise_cell(tmp_path):
+    unsolved = _exercise_notebook(tmp_path / "a" / "exercises", setup="x = 1",
+                                  exercise="# YOUR CODE HERE\nraise NotImplementedError()")
+    run = course.execute_notebook(unsolved, tmp_path / "out" / "a.ipynb", cwd=tmp_path)
+    assert run.stopped_at_exercise
+    broken = _exercise_notebook(tmp_path / "b" / "exercises", setup="raise NotImplementedError('a set-up bug')",
+                                exercise="# YOUR CODE HERE\nraise NotImplementedError()")
+    with pytest.raises(RuntimeError, match="a set-up bug"):
+        course.execute_notebook(broken, tmp_path / "out" / "b.ipynb", cwd=tmp_path)

@@ -60,6 +60,21 @@ def test_notebook_has_a_parameters_cell_with_full_mode_values(path):
     assert "full" in source.lower(), "the parameters cell must say what the full-mode values are"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_opens_with_goals_and_times_and_ends_with_a_summary(path):
+    cells = _cells(path)
+    opening = re.sub(r"\s+", " ", _source(cells[0]))
+    assert cells[0]["cell_type"] == "markdown" and opening.startswith("# "), "the first cell is the title"
+    assert re.search(r"you (will be able to|can)", opening), "the opening says what the learner will be able to do"
+    assert "Fast mode" in opening and "Full mode" in opening, "the opening gives the time in each mode"
+    closing = _source(cells[-1])
+    assert cells[-1]["cell_type"] == "markdown" and "## Summary" in closing, "the last cell is a summary"
+    if path.parent.name == "notebooks":
+        assert "exercises/" in closing, "a lesson ends with a pointer to the exercises"
+    else:
+        assert re.search(r"[Ll]esson \d\d|exercises/\d\d_", closing), "an exercise ends pointing to what comes next"
+
+
 def _library_function_names() -> set[str]:
     import importlib
     import pkgutil
