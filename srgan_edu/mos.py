@@ -104,11 +104,7 @@ def _locked(fd: int, path: Path, *, shared: bool):
             lock_fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
         except FileExistsError:
-            try:
-                if time.time() - lock_path.stat().st_mtime > _LOCKFILE_STALE_S:
-                    lock_path.unlink(missing_ok=True)
-                    continue
-            except FileNotFoundError:
+            if _break_if_stale(lock_path):
                 continue
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -122,6 +118,37 @@ def _locked(fd: int, path: Path, *, shared: bool):
         yield
     finally:
         lock_path.unlink(missing_ok=True)
+
+
+def _break_if_stale(lock_path: Path) -> bool:
+    """Remove ``lock_path`` if a crashed process left it (older than a minute); True if it is gone.
+
+    Two waiters could both find the same stale lock; were both to delete "it", the second would
+    delete the fresh lock the first had just taken, and both would write at once. So breaking is
+    itself serialised by a second lock file, and the age is checked again while holding it: a
+    lock taken meanwhile is fresh and stays.
+    """
+    breaker = lock_path.with_name(lock_path.name + ".break")
+    try:
+        breaker_fd = os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:  # someone else is breaking it; a breaker left by a crash ages out too
+        try:
+            if time.time() - breaker.stat().st_mtime > _LOCKFILE_STALE_S:
+                breaker.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+        return False
+    os.close(breaker_fd)
+    try:
+        try:
+            if time.time() - lock_path.stat().st_mtime <= _LOCKFILE_STALE_S:
+                return False  # alive (or taken again meanwhile): wait for it
+        except FileNotFoundError:
+            return True
+        lock_path.unlink(missing_ok=True)
+        return True
+    finally:
+        breaker.unlink(missing_ok=True)
 
 
 def _encode_rows(ratings: Sequence[Rating], *, header: bool) -> bytes:

@@ -286,3 +286,41 @@ def test_concurrent_raters_lose_no_rows_and_readers_see_no_half_rows(tmp_path, u
         assert trials == list(range(rows)), "rows of one rater lost or out of order"
     assert path.read_text().count("timestamp") == 1
     assert not os.path.exists(str(path) + ".lock")
+
+
+def _age(path, seconds):
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_a_stale_lock_file_is_broken_but_a_fresh_one_is_not(tmp_path):
+    lock = tmp_path / "ratings.csv.lock"
+    lock.write_text("12345")
+    assert not mos._break_if_stale(lock) and lock.exists()  # a live writer's lock stays
+    _age(lock, mos._LOCKFILE_STALE_S + 5)
+    assert mos._break_if_stale(lock) and not lock.exists()  # a crashed writer's lock goes
+    assert not (tmp_path / "ratings.csv.lock.break").exists()
+
+
+def test_only_one_waiter_breaks_a_stale_lock(tmp_path):
+    # While another waiter is breaking the lock (its .break file exists), nobody else deletes
+    # anything: the lock it takes next must not be removed as "stale" by a second waiter.
+    lock = tmp_path / "ratings.csv.lock"
+    lock.write_text("12345")
+    _age(lock, mos._LOCKFILE_STALE_S + 5)
+    breaker = tmp_path / "ratings.csv.lock.break"
+    breaker.write_text("")
+    assert not mos._break_if_stale(lock) and lock.exists()
+    _age(breaker, mos._LOCKFILE_STALE_S + 5)  # the breaker itself crashed long ago: it ages out
+    assert not mos._break_if_stale(lock) and not breaker.exists()
+    assert mos._break_if_stale(lock) and not lock.exists()
+
+
+def test_append_waits_out_a_stale_lock_with_the_fallback(tmp_path, monkeypatch):
+    monkeypatch.setattr(mos, "_USE_FCNTL", False)
+    path = tmp_path / "ratings.csv"
+    lock = tmp_path / "ratings.csv.lock"
+    lock.write_text("12345")
+    _age(lock, mos._LOCKFILE_STALE_S + 5)
+    mos.append_ratings(path, [Rating("ada", "a", "HR", 5)])
+    assert [r.rater for r in mos.read_ratings(path)] == ["ada"] and not lock.exists()
