@@ -4,7 +4,7 @@ Each subcommand lives in the module of its lesson, which adds its own arguments 
 it; this file only wires them together, so "go to definition" leads to the real code:
 
 - ``evaluate``  -> :mod:`srgan_edu.evaluation` (lessons 02 and 07)
-- ``download``  -> :mod:`srgan_edu.data`
+- ``download``, ``subimages`` -> :mod:`srgan_edu.data`
 - ``train``     -> :mod:`srgan_edu.training` (lessons 06 and 08)
 - ``benchmark`` -> :mod:`srgan_edu.benchmark`
 """
@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("download", help="download and verify DIV2K, Set5, Set14 or BSD100")
     data.add_cli_arguments(sub)
     sub.set_defaults(run=data.cli_main)
+
+    sub = commands.add_parser("subimages", help="cut DIV2K into 480x480 pieces that load 15 times faster")
+    data.add_subimages_arguments(sub)
+    sub.set_defaults(run=data.subimages_main)
 
     sub = commands.add_parser("train", help="train SRResNet or SRGAN (also under torchrun)")
     training.add_cli_arguments(sub)

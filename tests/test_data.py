@@ -336,3 +336,72 @@ def test_signed_hr_maps_back_to_the_unit_crop():
     signed = data.PairedPatchDataset([hr_full], hr_crop=16, scale=4, augment=False, seed=1)
     unit = data.PairedPatchDataset([hr_full], hr_crop=16, scale=4, augment=False, seed=1, hr_range="unit")
     torch.testing.assert_close(to_unit(signed[0][1]), unit[0][1])
+
+
+# --- sub-images --------------------------------------------------------------------------
+
+
+def test_subimage_boxes_cover_the_image_with_a_piece_against_each_border():
+    boxes = data.subimage_boxes(50, 70, size=32, step=16)
+    assert sorted({top for _, top, _, _ in boxes}) == [0, 16, 18]
+    assert sorted({left for left, _, _, _ in boxes}) == [0, 16, 32, 38]
+    assert all(right - left == 32 and bottom - top == 32 for left, top, right, bottom in boxes)
+    covered = np.zeros((50, 70), bool)
+    for left, top, right, bottom in boxes:
+        covered[top:bottom, left:right] = True
+    assert covered.all()
+    assert data.subimage_boxes(20, 70, size=32, step=16)[0] == (0, 0, 32, 20)  # shorter than a piece: whole
+    assert len(data.subimage_boxes(1356, 2040, size=480, step=240)) == 40  # a DIV2K image
+
+
+def test_cut_subimages_is_pixel_exact_resumable_and_idempotent(tmp_path, capsys):
+    source = tmp_path / "hr"
+    source.mkdir()
+    rng = np.random.default_rng(0)
+    photos = {name: rng.integers(0, 256, (50, 70, 3), dtype=np.uint8) for name in ("a", "b")}
+    for name, array in photos.items():
+        Image.fromarray(array).save(source / f"{name}.png")
+    target = tmp_path / "sub"
+    data.cut_subimages(source, target, size=32, step=16, progress=False)
+    pieces = sorted(p.name for p in target.glob("*.png"))
+    assert len(pieces) == 2 * 12 and pieces[0] == "a_s000.png"
+    left, top, right, bottom = data.subimage_boxes(50, 70, size=32, step=16)[5]
+    np.testing.assert_array_equal(np.asarray(Image.open(target / "b_s005.png")), photos["b"][top:bottom, left:right])
+    # interrupted: a piece and the marker missing; the next run writes only what is missing
+    (target / "a_s003.png").unlink()
+    (target / data._SUBIMAGES_DONE).unlink()
+    before = (target / "b_s005.png").stat().st_mtime_ns
+    data.cut_subimages(source, target, size=32, step=16, progress=False)
+    assert (target / "a_s003.png").is_file() and (target / "b_s005.png").stat().st_mtime_ns == before
+    capsys.readouterr()
+    data.cut_subimages(source, target, size=32, step=16, progress=False)
+    assert "nothing to do" in capsys.readouterr().out
+    assert not list(target.glob(".*tmp*"))
+
+
+def test_cut_subimages_names_an_unreadable_image_and_keeps_the_rest(tmp_path):
+    source = tmp_path / "hr"
+    source.mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(source / "good.png")
+    (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(ValueError, match="broken.png"):
+        data.cut_subimages(source, tmp_path / "sub", size=32, step=16, progress=False)
+    assert not (tmp_path / "sub" / data._SUBIMAGES_DONE).exists()
+    with pytest.raises(FileNotFoundError, match="No images"):
+        data.cut_subimages(tmp_path / "nothing", tmp_path / "sub2", progress=False)
+    with pytest.raises(ValueError, match="folder of their own"):
+        data.cut_subimages(source, source, progress=False)
+
+
+def test_subimages_command_cuts_a_folder_and_says_how_to_train(tmp_path, capsys):
+    from srgan_edu.cli import main
+
+    source = tmp_path / "photos"
+    source.mkdir()
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(source / "x.png")
+    assert main(["subimages", str(source), "--data-dir", str(tmp_path), "--size", "32", "--step", "16",
+                 "--no-progress"]) == 0
+    assert len(list((tmp_path / "photos_sub32").glob("*.png"))) == 2 * 3
+    assert f"--data-dir {tmp_path / 'photos_sub32'}" in capsys.readouterr().out
+    assert main(["subimages", "DIV2K_train_HR", "--data-dir", str(tmp_path / "empty"), "--no-progress"]) == 1
+    assert "download DIV2K_train_HR" in capsys.readouterr().err

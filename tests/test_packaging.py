@@ -89,7 +89,7 @@ def test_make_install_uses_the_constraints():
 
 def test_help_lists_the_subcommands():
     result = subprocess.run([sys.executable, "-m", "srgan_edu", "--help"], capture_output=True, text=True, check=True)
-    for command in ("evaluate", "download", "train", "benchmark"):
+    for command in ("evaluate", "download", "subimages", "train", "benchmark"):
         assert command in result.stdout
 
 
@@ -100,7 +100,7 @@ def test_console_script_is_installed():
     assert scripts.get("srgan-edu") == "srgan_edu.cli:main"
 
 
-@pytest.mark.parametrize("command", ["evaluate", "download", "train", "benchmark"])
+@pytest.mark.parametrize("command", ["evaluate", "download", "subimages", "train", "benchmark"])
 def test_each_subcommand_has_help(command):
     result = subprocess.run([sys.executable, "-m", "srgan_edu", command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
