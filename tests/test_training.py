@@ -413,12 +413,15 @@ def test_resuming_is_exact_through_paired_patch_dataset(tmp_path):
     assert_same_weights(whole.generator, train(4, tmp_path / "split", resume=True).generator)
 
 
-def test_validation_writes_scores_samples_and_the_best_checkpoint(tmp_path):
+def _validated_run(run_dir, **changes):
     generator, _ = tiny_networks("srresnet")
     val_images = [(f"val{i}", image) for i, image in enumerate(_hr_images(2, size=48))]
-    config = tiny_config(steps=4, val_every=2, checkpoint_every=2, val_crop=32, learning_rate=1e-3)
-    result = training.train_srresnet(generator, _hr_images(3), config, run_dir=tmp_path / "run",
-                                     val_images=val_images, progress=False)
+    return training.train_srresnet(generator, _hr_images(3), tiny_config(val_crop=32, **changes), run_dir=run_dir,
+                                   val_images=val_images, progress=False)
+
+
+def test_validation_writes_scores_samples_and_the_best_checkpoint(tmp_path):
+    result = _validated_run(tmp_path / "run", steps=4, val_every=2, checkpoint_every=2, learning_rate=1e-3)
     assert result.validation.steps() == [2, 4]
     assert all(0 < row["psnr"] < 60 and 0 < row["ssim"] <= 1 for row in result.validation)
     assert History.from_csv(tmp_path / "run" / "validation.csv").rows == result.validation.rows
@@ -431,11 +434,7 @@ def test_validation_writes_scores_samples_and_the_best_checkpoint(tmp_path):
 def test_best_checkpoint_follows_validation_between_step_checkpoints(tmp_path):
     # validation every step, step checkpoints every 4: best.pt must hold the best validated
     # step even when it is not a multiple of 4
-    generator, _ = tiny_networks("srresnet")
-    val_images = [(f"val{i}", image) for i, image in enumerate(_hr_images(2, size=48))]
-    config = tiny_config(steps=8, val_every=1, checkpoint_every=4, val_crop=32, learning_rate=3e-3)
-    result = training.train_srresnet(generator, _hr_images(3), config, run_dir=tmp_path / "run",
-                                     val_images=val_images, progress=False)
+    result = _validated_run(tmp_path / "run", steps=8, val_every=1, checkpoint_every=4, learning_rate=3e-3)
     assert result.validation.steps() == list(range(1, 9))
     best = max(result.validation, key=lambda row: row["psnr"])
     state = checkpoints.load_checkpoint(result.best_checkpoint)
