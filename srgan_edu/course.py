@@ -97,6 +97,7 @@ def execute_notebook(
             kernel_name="python3",
             progress_bar=False,
             execution_timeout=timeout,
+            kernel_manager_class=_kernel_manager_class(),
         )
         stopped = False
     except PapermillExecutionError as err:
@@ -117,6 +118,26 @@ def execute_notebook(
             "'raise NotImplementedError()'. Was a solution left in the exercise?"
         )
     return NotebookRun(path, output_path, seconds, stopped)
+
+
+def _kernel_manager_class():
+    """Kernels whose messages are encrypted (CurveZMQ) where jupyter_client can ask for it (8.9+).
+
+    ipykernel warns, for every notebook, that a kernel on TCP without encryption can be read by
+    other processes on the machine; with keys provisioned by the manager it is not, and says
+    nothing. Older jupyter_client versions get the plain manager.
+    """
+    from jupyter_client.manager import KernelManager
+
+    if "transport_encryption" not in KernelManager.class_trait_names():
+        return KernelManager
+
+    class EncryptedKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport_encryption = "auto"  # encrypt when the kernel supports it
+
+    return EncryptedKernelManager
 
 
 def _stopped_in_exercise_cell(executed_path: Path) -> bool:
