@@ -932,11 +932,18 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
                 "(the paper initialises SRGAN from SRResNet; pass init_generator / --init-generator).")
 
     # The plain networks are saved and validated; the wrapped ones (DDP, torch.compile) are trained.
-    generator_fast = torch.compile(generator) if config.compile else generator
-    generator_train = distributed.wrap(generator_fast, context)
+    # torch.compile goes outside DistributedDataParallel (compile(DDP(net))), so that DDP's
+    # gradient all-reduce can still overlap the backward pass.
+    generator_train = distributed.wrap(generator, context)
+    if config.compile:
+        generator_train = torch.compile(generator_train)
     if discriminator is not None:
-        discriminator_fast = torch.compile(discriminator) if config.compile else discriminator
-        discriminator_train = distributed.wrap(discriminator_fast, context)
+        discriminator_train = distributed.wrap(discriminator, context)
+        if config.compile:
+            discriminator_train = torch.compile(discriminator_train)
+        # D as the generator step uses it: without DDP (its weights do not change there), compiled too
+        discriminator_fast = (discriminator_train if not context.enabled else
+                              torch.compile(discriminator) if config.compile else discriminator)
 
     dataset = _as_dataset(train_data, config)
     loader = training_loader(dataset, batch_size=config.batch_size, seed=config.seed, start_step=step,

@@ -39,7 +39,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _train_on_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
+def _train_on_rank(rank: int, world_size: int, port: int, out_dir: str, compile_networks: bool = False) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
@@ -50,7 +50,7 @@ def _train_on_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
         generator = SRResNet(num_blocks=1, num_features=8)
         discriminator = Discriminator(in_size=24, num_features=8)
         config = training.TrainConfig(steps=4, batch_size=2, hr_crop=24, log_every=2, val_every=0,
-                                      checkpoint_every=2, content_loss="mse")
+                                      checkpoint_every=2, content_loss="mse", compile=compile_networks)
         result = training.train_srgan(generator, discriminator, TinyPairs(), config,
                                       run_dir=os.path.join(out_dir, "run"), progress=False)
         torch.save({"generator": dict(generator.named_parameters()),
@@ -74,8 +74,10 @@ def test_a_single_process_context_does_nothing():
 
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                     reason="this PyTorch has no gloo backend")
-def test_two_gloo_processes_end_with_identical_weights(tmp_path):
-    mp.spawn(_train_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize("compile_networks", [False, True], ids=["eager", "compiled"])
+def test_two_gloo_processes_end_with_identical_weights(tmp_path, compile_networks):
+    # compiled: torch.compile(DDP(net)), the order that keeps DDP's all-reduce overlapping the backward
+    mp.spawn(_train_on_rank, args=(2, _free_port(), str(tmp_path), compile_networks), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for network in ("generator", "discriminator"):
