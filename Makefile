@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The whole repository in the file browser (lessons, exercises, solutions), lesson 00 open.
 lab: install
-	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/00_setup_and_tour.ipynb
+	$(BIN)/jupyter lab $(LAB_ARGS) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_setup_and_tour.ipynb
 
 # Under CI (CI=true) the browser test must run, so its browser is installed first.
 test: install
