@@ -532,8 +532,7 @@ def _check_target_is_free(spec: DatasetSpec, data_dir: Path) -> None:
 
 def _unpack(spec: DatasetSpec, archive: Path, data_dir: Path) -> Path:
     """Unpack into a temporary folder beside the target, then move the HR images into place."""
-    target = data_dir / spec.folder
-    _check_target_is_free(spec, data_dir)
+    target = data_dir / spec.folder  # free or empty: download() checked before fetching
     for stale in data_dir.glob(f".{spec.folder}.unpacking-*"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{spec.folder}.unpacking-", dir=data_dir))

@@ -941,9 +941,10 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
         discriminator_train = distributed.wrap(discriminator, context)
         if config.compile:
             discriminator_train = torch.compile(discriminator_train)
-        # D as the generator step uses it: without DDP (its weights do not change there), compiled too
-        discriminator_fast = (discriminator_train if not context.enabled else
-                              torch.compile(discriminator) if config.compile else discriminator)
+        # D as the generator step uses it: outside DDP (its weights do not change in that step)
+        discriminator_fast = discriminator_train
+        if context.enabled:
+            discriminator_fast = torch.compile(discriminator) if config.compile else discriminator
 
     dataset = _as_dataset(train_data, config)
     loader = training_loader(dataset, batch_size=config.batch_size, seed=config.seed, start_step=step,

@@ -39,11 +39,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _train_on_rank(rank: int, world_size: int, port: int, out_dir: str, compile_networks: bool = False) -> None:
+def _join(rank: int, world_size: int, port: int) -> distributed.DistributedContext:
+    """What torchrun does for a process: the rendezvous variables, then the library's setup."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    context = distributed.setup("cpu")
+    return distributed.setup("cpu")
+
+
+def _train_on_rank(rank: int, world_size: int, port: int, out_dir: str, compile_networks: bool = False) -> None:
+    context = _join(rank, world_size, port)
     try:
         assert context.enabled and context.backend == "gloo" and context.rank == rank
         torch.manual_seed(rank)  # different initial weights on purpose: DDP must start every rank from rank 0's
@@ -98,9 +103,7 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path, compile_network
 
 
 def _check_on_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
-                      LOCAL_RANK=str(rank))
-    context = distributed.setup("cpu")
+    context = _join(rank, world_size, port)
     try:
         loss = float("nan") if rank == 1 else 0.5  # only rank 1's batch blew up
         parts = {"content_loss": torch.tensor(0.25), "adversarial_loss": torch.tensor(loss)}
