@@ -44,8 +44,10 @@ DEFAULT_MODES = ("fp32", "channels_last", "amp")
 
 def _skip_reason(mode: str, device: torch.device) -> str | None:
     """Why ``mode`` cannot run on ``device``, or None when it can."""
-    if mode == "amp" and device.type != "cuda":
-        return "mixed precision is used on CUDA GPUs only; the trainer runs the CPU in fp32"
+    if mode == "amp" and device.type == "cpu" and not training.cpu_has_native_bf16():
+        return "this CPU has no native bf16 (AVX512-BF16 or AMX); the trainer runs it in fp32"
+    if mode == "amp" and device.type not in ("cuda", "cpu"):
+        return f"mixed precision is used on CUDA GPUs and CPUs with native bf16, not on {device.type}"
     if mode == "compile" and not (shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")):
         return "torch.compile needs a C compiler (none found)"
     return None
@@ -105,7 +107,8 @@ def time_mode(
         row["reason"] = reason
         return row
     precision = training.Precision.choose(device, amp=mode == "amp" or (mode == "compile" and device.type == "cuda"),
-                                          channels_last=mode != "fp32")
+                                          channels_last=mode != "fp32") if mode != "fp32" else \
+        training.Precision.choose(device, amp=False, channels_last=False)
     row["precision"] = precision.description
     memory_format = torch.channels_last if precision.channels_last else torch.preserve_format
     torch.manual_seed(seed)

@@ -49,6 +49,7 @@ from srgan_edu.images import modcrop, save_image, to_unit
 from srgan_edu.srresnet import SRResNet
 
 KINDS = ("srresnet", "srgan")
+LR_SCHEDULES = ("step", "cosine")  # the paper's constant rate with one drop, or a cosine decay for short runs
 CONTENT_LOSSES = {"mse": None, "vgg22": "relu2_2", "vgg54": "relu5_4"}  # name -> VGG19 layer phi_i,j
 
 
@@ -71,6 +72,7 @@ class TrainConfig:
     discriminator_learning_rate: float | None = None  # None: the same as learning_rate (the paper)
     lr_drop_step: int | None = None  # step after which the learning rates are multiplied by lr_drop_factor
     lr_drop_factor: float = 0.1  # paper: 1e-4 -> 1e-5 halfway through SRGAN training
+    lr_schedule: str = "step"  # "step": constant, times lr_drop_factor after lr_drop_step (the paper); "cosine": to 0 at the last step
     adam_beta1: float = 0.9  # paper: 0.9 (PyTorch's default too)
     adam_beta2: float = 0.999  # not stated in the paper; Adam's usual value
     content_loss: str = "mse"  # "mse" (eq. 4), "vgg22" or "vgg54" (eq. 5, phi_2,2 or phi_5,4)
@@ -81,8 +83,8 @@ class TrainConfig:
     val_crop: int | None = None  # validate on HR centre crops of this side (None: whole images); bounds the time
     checkpoint_every: int = 5_000  # steps between checkpoints (and one at the end)
     keep_last: int = 3  # step checkpoints kept (best.pt is kept as well)
-    amp: bool = False  # mixed precision on CUDA: bf16 where supported, else fp16 with loss scaling
-    channels_last: bool | None = None  # NHWC memory layout; None: on for CUDA, off for the CPU
+    amp: bool | None = None  # mixed precision; None: bf16 where native (CPU or GPU), else fp32 (see Precision)
+    channels_last: bool | None = None  # NHWC memory layout; None: on for CUDA and for bf16 on a CPU
     compile: bool = False  # torch.compile the networks (first steps are slow while it compiles)
     num_workers: int = 0  # DataLoader worker processes (decoding large PNGs needs several)
 
@@ -99,6 +101,8 @@ class TrainConfig:
         return cls(**values)
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.content_loss not in CONTENT_LOSSES:
             raise ValueError(f"content_loss must be one of {', '.join(CONTENT_LOSSES)}, got {self.content_loss!r}")
         positive = ("steps", "batch_size", "hr_crop", "scale", "log_every", "checkpoint_every", "keep_last")
@@ -122,7 +126,7 @@ class TrainConfig:
 # make the "continued" run a different one. Everything else (steps, logging, precision) may change.
 _RECIPE_FIELDS = (
     "batch_size", "hr_crop", "scale", "learning_rate", "discriminator_learning_rate", "lr_drop_step",
-    "lr_drop_factor", "adam_beta1", "adam_beta2", "content_loss", "adversarial_weight", "seed",
+    "lr_drop_factor", "lr_schedule", "adam_beta1", "adam_beta2", "content_loss", "adversarial_weight", "seed",
 )
 
 
@@ -555,31 +559,69 @@ def sample_grid(generator: nn.Module, validation_set: ValidationSet, *, num_imag
 # --- 5. the training loop ---------------------------------------------------------------------
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), as oneDNN reports it.
+
+    On such a CPU bf16 autocast roughly halves a training step (measured in lesson 06 and
+    benchmarks/RESULTS.md); elsewhere bf16 is emulated and slower than fp32, so it is not chosen.
+    """
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an old or unusual build: be safe, say no
+        return False
+
+
 @dataclass(frozen=True)
 class Precision:
-    """How the numbers are held during training on one device."""
+    """How the numbers are held during training or inference on one device.
+
+    Weights, BatchNorm statistics, losses and the optimiser state stay fp32 in every case:
+    autocast runs the convolutions and matrix products in the lower precision only.
+    """
 
     autocast_dtype: torch.dtype | None  # None: fp32 throughout
     grad_scaler: bool  # fp16 needs loss scaling; bf16 and fp32 do not
-    channels_last: bool  # NHWC layout: tensor-core convolutions prefer it
+    channels_last: bool  # NHWC layout: tensor-core and oneDNN bf16 convolutions prefer it
     description: str  # one line for the log
 
     @classmethod
-    def choose(cls, device: torch.device, *, amp: bool, channels_last: bool | None) -> Precision:
-        """Mixed precision on CUDA when asked (bf16 where supported, else fp16); fp32 elsewhere."""
+    def choose(cls, device: torch.device, *, amp: bool | None = None, channels_last: bool | None = None) -> Precision:
+        """The precision for ``device``.
+
+        Args:
+            device: where the networks run.
+            amp: True: mixed precision (on CUDA bf16 where the GPU has it, else fp16 with a
+                gradient scaler; on a CPU bf16 where it is native, else fp32). None (the
+                default): bf16 where the hardware has it natively (a CUDA GPU of compute
+                capability 8.0 or newer, a CPU with AVX512-BF16 or AMX), fp32 elsewhere;
+                fp16 is never chosen without asking. False: fp32.
+            channels_last: NHWC layout; None: on with CUDA and with bf16 on a CPU.
+        """
         device = torch.device(device)
-        layout = (device.type == "cuda") if channels_last is None else channels_last
-        layout_text = ", channels_last" if layout else ""
-        if amp and device.type == "cuda":
+        dtype, scaled, note = None, False, ""
+        if device.type == "cuda":
             # bf16 only where the tensor cores have it (compute capability 8.0: A100, RTX 30xx
             # and newer). torch.cuda.is_bf16_supported() also says yes where bf16 is merely
             # emulated (T4, V100: a learner's usual free GPU), which is slower than fp16.
             major, _minor = torch.cuda.get_device_capability(device)
-            if major >= 8:
-                return cls(torch.bfloat16, False, layout, f"mixed precision (bf16){layout_text}")
-            return cls(torch.float16, True, layout, f"mixed precision (fp16 with a gradient scaler){layout_text}")
-        note = " (mixed precision is used on CUDA GPUs only)" if amp else ""
-        return cls(None, False, layout, f"fp32{layout_text}{note}")
+            if amp is not False and major >= 8:
+                dtype = torch.bfloat16
+            elif amp:
+                dtype, scaled = torch.float16, True
+        elif device.type == "cpu" and amp is not False:
+            if cpu_has_native_bf16():
+                dtype = torch.bfloat16
+            elif amp:
+                note = " (this CPU has no native bf16, which would be slower than fp32)"
+        elif amp:
+            note = f" (mixed precision is used on CUDA GPUs and on CPUs with native bf16, not on {device.type})"
+        layout = (device.type == "cuda" or dtype is not None) if channels_last is None else channels_last
+        layout_text = ", channels_last" if layout else ""
+        if dtype is None:
+            return cls(None, False, layout, f"fp32{layout_text}{note}")
+        kind = "bf16" if dtype == torch.bfloat16 else "fp16 with a gradient scaler"
+        where = "native on this CPU" if device.type == "cpu" else device.type
+        return cls(dtype, scaled, layout, f"mixed precision ({kind}, {where}){layout_text}")
 
 
 class TrainingStream(Sampler):
@@ -820,17 +862,20 @@ def train_srgan(
 
 
 def _as_dataset(train_data, config: TrainConfig) -> Dataset:
-    if isinstance(train_data, Dataset):
-        return train_data
-    from srgan_edu.data import PairedPatchDataset
+    from srgan_edu.data import HRImageFolder, PairedPatchDataset
+
+    if isinstance(train_data, Dataset) and not isinstance(train_data, HRImageFolder):
+        return train_data  # already (lr_img, hr_img) pairs
 
     return PairedPatchDataset(train_data, hr_crop=config.hr_crop, scale=config.scale, hr_range="signed",
                               augment=True, seed=config.seed)
 
 
 def _check_recipe(saved: dict[str, Any], config: TrainConfig, source: Path) -> None:
-    changed = [f"{name}: checkpoint {saved.get(name)!r}, now {getattr(config, name)!r}"
-               for name in _RECIPE_FIELDS if saved.get(name) != getattr(config, name)]
+    defaults = TrainConfig()  # a checkpoint from before a field existed trained with its default
+    fields = _RECIPE_FIELDS + (("steps",) if config.lr_schedule == "cosine" else ())  # the cosine ends at steps
+    changed = [f"{name}: checkpoint {saved.get(name, getattr(defaults, name))!r}, now {getattr(config, name)!r}"
+               for name in fields if saved.get(name, getattr(defaults, name)) != getattr(config, name)]
     if changed:
         raise CheckpointMismatchError(
             f"Cannot resume {source} with other training settings ({'; '.join(changed)}): the continued run would "
@@ -875,8 +920,12 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
 
     def adam(net: nn.Module, learning_rate: float):
         optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, betas=(config.adam_beta1, config.adam_beta2))
-        milestones = [config.lr_drop_step] if config.lr_drop_step else []
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=config.lr_drop_factor)
+        if config.lr_schedule == "cosine":  # from learning_rate down to 0 at config.steps
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
+        else:
+            milestones = [config.lr_drop_step] if config.lr_drop_step else []
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones,
+                                                             gamma=config.lr_drop_factor)
         return optimizer, scheduler
 
     generator_optimizer, generator_scheduler = adam(generator, config.learning_rate)
@@ -1131,6 +1180,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (paper: 1e-4)")
     group.add_argument("--lr-drop-step", type=int, default=None,
                        help="step after which the learning rate is divided by 10 (paper: 100000 for srgan)")
+    group.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                       help="step: constant with the one drop (the paper); cosine: decays to 0 at the last step, "
+                            "for short runs")
     group.add_argument("--content-loss", choices=tuple(CONTENT_LOSSES), default=None,
                        help="content loss (default: mse for srresnet, vgg54 for srgan)")
     group.add_argument("--adversarial-weight", type=float, default=None, help="weight of l_Gen (paper: 1e-3)")
@@ -1152,7 +1204,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     logging_group.add_argument("--no-progress", action="store_true", help="no progress bar")
     speed = parser.add_argument_group("speed")
     speed.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best present)")
-    speed.add_argument("--amp", action="store_true", help="mixed precision on CUDA (bf16, or fp16 with loss scaling)")
+    speed.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                       help="mixed precision: --amp also allows fp16 with loss scaling on older GPUs; --no-amp forces "
+                            "fp32 (default: bf16 where the CPU or GPU has it natively, else fp32)")
     speed.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                        help="NHWC memory layout (default: on for CUDA)")
     speed.add_argument("--compile", action="store_true", help="torch.compile the networks")
@@ -1163,16 +1217,32 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 def _cli_config(args: argparse.Namespace) -> TrainConfig:
     changes = {
         "steps": args.steps, "batch_size": args.batch_size, "hr_crop": args.hr_crop, "scale": args.scale,
-        "learning_rate": args.learning_rate, "lr_drop_step": args.lr_drop_step, "content_loss": args.content_loss,
+        "learning_rate": args.learning_rate, "lr_drop_step": args.lr_drop_step,
+        "lr_schedule": args.lr_schedule, "content_loss": args.content_loss,
         "adversarial_weight": args.adversarial_weight, "seed": args.seed, "log_every": args.log_every,
         "val_every": args.val_every, "val_crop": args.val_crop, "checkpoint_every": args.checkpoint_every,
         "keep_last": args.keep_last,
         "amp": args.amp, "channels_last": args.channels_last, "compile": args.compile,
-        "num_workers": args.num_workers if args.num_workers is not None else (
-            0 if args.builtin else min(8, os.cpu_count() or 1)),
+        "num_workers": args.num_workers,
     }
     changes = {name: value for name, value in changes.items() if value is not None}
     return TrainConfig.srgan(**changes) if args.model == "srgan" else TrainConfig.srresnet(**changes)
+
+
+def default_num_workers(device: torch.device, *, in_memory: bool) -> int:
+    """DataLoader workers for a training run that did not say.
+
+    Images held in memory cost a crop and a small bicubic per sample: the main process does
+    that faster than workers would (0). From disk, a GPU needs several workers decoding PNGs
+    (up to 8); on a CPU every worker takes a core from the training step itself, so half the
+    cores at most (1 on two cores).
+    """
+    cores = os.cpu_count() or 1
+    if in_memory:
+        return 0
+    if torch.device(device).type == "cuda":
+        return min(8, cores)
+    return min(8, cores // 2)
 
 
 def _cli_images(args: argparse.Namespace):
@@ -1187,7 +1257,8 @@ def _cli_images(args: argparse.Namespace):
     else:
         data_dir = Path(args.data_dir) if args.data_dir is not None else default_data_dir()
         has_images = data_dir.is_dir() and bool(list_images(data_dir))
-        train = data_dir if has_images else data.dataset_dir("DIV2K_train_HR", data_dir)
+        folder = data_dir if has_images else data.dataset_dir("DIV2K_train_HR", data_dir)
+        train = data.HRImageFolder(folder, in_memory=None)  # decoded once when it fits in memory
         val = None
         if args.val_dir is None:
             for name in ("Set5", "DIV2K_valid_HR"):
@@ -1215,6 +1286,9 @@ def cli_main(args: argparse.Namespace) -> int:
                                  "from scratch. To continue an SRResNet run, use --resume with its --out folder.")
             config = _cli_config(args)
             train_source, val_images = _cli_images(args)
+            in_memory = not isinstance(train_source, Dataset) or bool(getattr(train_source, "in_memory", False))
+            if args.num_workers is None:
+                config = dataclasses.replace(config, num_workers=default_num_workers(device, in_memory=in_memory))
         except (ValueError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -1227,6 +1301,9 @@ def cli_main(args: argparse.Namespace) -> int:
             vgg_weights = args.vgg_weights
         if context.is_main:
             print(f"Run folder:  {run_dir.resolve()}")
+            source_text = (train_source.describe() if hasattr(train_source, "describe")
+                           else f"{len(train_source)} built-in images, in memory")
+            print(f"Training on: {source_text}; {config.num_workers} DataLoader worker(s)")
             print(f"Checkpoints: {paths['checkpoints'].resolve()}")
             print(f"History:     {paths['history_csv'].resolve()} (and history.json, validation.csv)")
             print(f"Samples:     {paths['samples'].resolve()}")

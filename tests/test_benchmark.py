@@ -7,7 +7,7 @@ import json
 
 import torch
 
-from srgan_edu import benchmark
+from srgan_edu import benchmark, training
 
 TINY = ["--batch-size", "2", "--hr-crop", "24", "--num-blocks", "1", "--num-features", "8",
         "--steps", "1", "--warmup", "1"]
@@ -36,10 +36,10 @@ def test_benchmark_cli_prints_a_table_and_writes_json(tmp_path, capsys):
         assert ok["status"] == "ok" and ok["steps_per_second"] > 0
         assert abs(ok["images_per_second"] - 2 * ok["steps_per_second"]) < 1e-6 * ok["images_per_second"]
         amp = rows[(model, "amp")]
-        if torch.cuda.is_available():
-            assert amp["status"] == "ok"
+        if torch.cuda.is_available() or training.cpu_has_native_bf16():
+            assert amp["status"] == "ok" and "bf16" in amp["precision"]
         else:  # said, not silently dropped
-            assert amp["status"] == "skipped" and "CUDA" in amp["reason"] and amp["steps_per_second"] is None
+            assert amp["status"] == "skipped" and "bf16" in amp["reason"] and amp["steps_per_second"] is None
 
 
 def test_format_table_lists_skipped_modes_with_their_reason():

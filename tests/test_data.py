@@ -123,6 +123,22 @@ def test_hr_image_folder_reads_rgb_images_in_name_order(tmp_path):
     assert 0.0 <= float(dataset[0].min()) and float(dataset[0].max()) <= 1.0
 
 
+def test_hr_image_folder_in_memory_gives_the_same_pixels_and_says_so(tmp_path, monkeypatch):
+    folder = write_images(tmp_path / "hr", [(20, 24), (16, 32)])
+    on_disk, in_memory = data.HRImageFolder(folder), data.HRImageFolder(folder, in_memory=True)
+    assert not on_disk.in_memory and in_memory.in_memory
+    assert all(torch.equal(on_disk[i], in_memory[i]) for i in range(2))  # 8-bit files are held exactly
+    assert in_memory.decoded_bytes() == 3 * (20 * 24 + 16 * 32)
+    assert "held in memory" in in_memory.describe() and "from disk" in on_disk.describe()
+    assert data.HRImageFolder(folder, in_memory=None).in_memory  # small: chosen automatically
+    monkeypatch.setattr(data, "IN_MEMORY_LIMIT_BYTES", 100)
+    auto = data.HRImageFolder(folder, in_memory=None)
+    assert not auto.in_memory and "more than" in auto.describe()
+    patches = data.PairedPatchDataset(in_memory, hr_crop=16, scale=4, seed=0)
+    reference = data.PairedPatchDataset(on_disk, hr_crop=16, scale=4, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(patches[1], reference[1]))
+
+
 def test_hr_image_folder_errors_are_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="No folder at"):
         data.HRImageFolder(tmp_path / "nowhere")

@@ -6,7 +6,9 @@ Tiny networks (1 block, 8 features), 24x24 HR crops, batches of 2, on the CPU.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
+import os
 
 import pytest
 import torch
@@ -40,7 +42,7 @@ class TinyPairs(Dataset):
 
 def tiny_config(**changes) -> TrainConfig:
     values = dict(steps=6, batch_size=2, hr_crop=24, log_every=2, val_every=0, checkpoint_every=3, keep_last=2,
-                  content_loss="mse")
+                  content_loss="mse", amp=False)  # fp32: exact comparisons; bf16 has a test of its own
     values.update(changes)
     return TrainConfig(**values)
 
@@ -95,10 +97,34 @@ def test_cli_refuses_init_generator_for_srresnet(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_precision_is_fp32_on_the_cpu_even_when_amp_is_asked_for():
-    precision = training.Precision.choose(torch.device("cpu"), amp=True, channels_last=None)
+@pytest.mark.parametrize("amp", [None, True])
+def test_precision_on_a_cpu_without_native_bf16_is_fp32(monkeypatch, amp):
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: False)
+    precision = training.Precision.choose(torch.device("cpu"), amp=amp, channels_last=None)
     assert precision.autocast_dtype is None and not precision.grad_scaler and not precision.channels_last
-    assert "CUDA" in precision.description
+    assert precision.description.startswith("fp32")
+    if amp:  # asked for and refused: the log says why
+        assert "no native bf16" in precision.description
+
+
+def test_precision_on_a_cpu_with_native_bf16_is_bf16_by_default_and_fp32_when_refused(monkeypatch):
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)
+    chosen = training.Precision.choose(torch.device("cpu"))
+    assert chosen.autocast_dtype == torch.bfloat16 and not chosen.grad_scaler and chosen.channels_last
+    assert "bf16" in chosen.description and "native" in chosen.description
+    refused = training.Precision.choose(torch.device("cpu"), amp=False)
+    assert refused.autocast_dtype is None and refused.description == "fp32"
+
+
+def test_cpu_bf16_detection_answers_a_bool():
+    assert training.cpu_has_native_bf16() in (True, False)
+
+
+def test_amp_default_on_cuda_is_bf16_only_where_native(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    assert training.Precision.choose(torch.device("cuda")).autocast_dtype is None  # no fp16 unless asked
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert training.Precision.choose(torch.device("cuda")).autocast_dtype == torch.bfloat16
 
 
 @pytest.mark.parametrize("capability, dtype, scaled", [((7, 5), torch.float16, True), ((8, 0), torch.bfloat16, False),
@@ -466,3 +492,48 @@ def test_cli_trains_on_the_builtin_images_then_resumes(tmp_path, capsys):
     assert training.cli_main(_parse([*argv, "--steps", "4", "--resume"])) == 0
     assert "Resuming srresnet at step 2" in capsys.readouterr().out
     assert History.from_csv(tmp_path / "run" / "history.csv").steps() == [2, 4]
+
+
+def test_cosine_schedule_decays_to_zero_and_binds_the_steps_on_resume(tmp_path):
+    from srgan_edu.checkpoints import CheckpointMismatchError
+
+    images = [torch.rand(3, 32, 32) for _ in range(2)]
+    config = training.TrainConfig.srresnet(steps=4, batch_size=2, hr_crop=16, learning_rate=1e-3,
+                                           lr_schedule="cosine", log_every=1, val_every=0, checkpoint_every=2)
+    generator = SRResNet(num_blocks=1, num_features=8)
+    result = training.train_srresnet(generator, images, config, run_dir=tmp_path / "run", device="cpu",
+                                     progress=False)
+    rates = result.history.column("learning_rate")
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 0.2 * rates[0]
+    with pytest.raises(CheckpointMismatchError, match="steps"):  # a longer cosine is another schedule
+        training.train_srresnet(SRResNet(num_blocks=1, num_features=8), images,
+                                dataclasses.replace(config, steps=8), run_dir=tmp_path / "run", device="cpu",
+                                resume=True, progress=False)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        training.TrainConfig(lr_schedule="linear")
+
+
+def test_default_workers_leave_the_cpu_its_cores():
+    assert training.default_num_workers("cpu", in_memory=True) == 0
+    assert training.default_num_workers("cpu", in_memory=False) <= max(1, (os.cpu_count() or 1) // 2)
+
+
+def test_a_short_bf16_cpu_run_reaches_the_validation_psnr_of_fp32(tmp_path, monkeypatch):
+    # The same 60 updates of a small SRResNet on the built-in images, in fp32 and with bf16
+    # autocast (emulated where the CPU lacks it: slower, the same arithmetic).
+    from srgan_edu import data
+
+    train_images = [img[:, :96, :96] for _, img in data.builtin_images("train")]
+    val_images = [(name, img[:, :64, :64]) for name, img in data.builtin_images("test")]
+    scores = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        generator = SRResNet(num_blocks=2, num_features=16)
+        config = TrainConfig(steps=60, batch_size=8, hr_crop=32, learning_rate=2e-3, lr_schedule="cosine",
+                             log_every=60, val_every=60, checkpoint_every=60, amp=amp, channels_last=amp)
+        monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)  # where it is emulated: the same sums
+        result = training.train_srresnet(generator, train_images, config, run_dir=tmp_path / f"amp-{amp}",
+                                         val_images=val_images, device="cpu", progress=False)
+        scores[amp] = result.validation.last()["psnr"]
+        assert ("bf16" in training.Precision.choose("cpu", amp=amp).description) == amp
+    assert scores[True] > 20 and abs(scores[True] - scores[False]) < 0.1, scores
