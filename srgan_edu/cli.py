@@ -7,6 +7,7 @@ it; this file only wires them together, so "go to definition" leads to the real 
 - ``download``, ``subimages`` -> :mod:`srgan_edu.data`
 - ``train``     -> :mod:`srgan_edu.training` (lessons 06 and 08)
 - ``benchmark`` -> :mod:`srgan_edu.benchmark`
+- ``upscale``   -> :mod:`srgan_edu.upscale` (a course model on your own photograph)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from srgan_edu import __version__, benchmark, data, evaluation, training
+    from srgan_edu import __version__, benchmark, data, evaluation, training, upscale
 
     parser = argparse.ArgumentParser(
         prog="srgan-edu",
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("train", help="train SRResNet or SRGAN (also under torchrun)")
     training.add_cli_arguments(sub)
     sub.set_defaults(run=training.cli_main)
+
+    sub = commands.add_parser("upscale", help="enlarge your own photograph with a course model (or a checkpoint)")
+    upscale.add_cli_arguments(sub)
+    sub.set_defaults(run=upscale.cli_main)
 
     sub = commands.add_parser("benchmark", help="training throughput on this machine")
     benchmark.add_cli_arguments(sub)

@@ -346,6 +346,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--method", choices=["bicubic"], default=None, help="evaluate the bicubic baseline (default)")
     what.add_argument("--checkpoint", type=Path, help="evaluate the generator of a training checkpoint")
+    what.add_argument("--model", default=None, metavar="NAME",
+                      help="evaluate a course model shipped with srgan-edu: SRResNet-MSE or SRGAN-MSE")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder with Set5/, Set14/, BSD100/ (default: $SRGAN_EDU_DATA or data/)")
     parser.add_argument("--sets", nargs="+", default=list(BENCHMARK_SETS), help="image sets to evaluate (default: Set5 Set14 BSD100)")
     parser.add_argument("--builtin", action="store_true", help="evaluate on the built-in test photographs instead (no download)")
@@ -364,7 +366,23 @@ def cli_main(args: argparse.Namespace) -> int:
     sets = ("builtin",) if args.builtin else tuple(args.sets)
     generator = None
     method = "bicubic"
-    if args.checkpoint is not None:
+    if args.model is not None:
+        from srgan_edu import course_models
+
+        try:
+            chosen = course_models.resolve(args.model)
+            generator = course_models.load(chosen)
+        except (ValueError, course_models.CourseModelError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if args.scale != generator.scale:
+            print(f"error: {chosen.value} is a x{generator.scale} model, but --scale is {args.scale}. "
+                  f"Pass --scale {generator.scale}.", file=sys.stderr)
+            return 2
+        method = chosen.value
+        # The paper's SRResNet row is SRResNet-MSE; its SRGAN row is SRGAN-VGG54, not this model's.
+        paper_kind = "srresnet" if chosen is course_models.CourseModel.SRRESNET_MSE else method
+    elif args.checkpoint is not None:
         # imported here: training pulls in the whole training stack, bicubic needs none of it
         from srgan_edu.checkpoints import CheckpointError, CheckpointMismatchError
         from srgan_edu.runtime import pick_device
@@ -383,6 +401,7 @@ def cli_main(args: argparse.Namespace) -> int:
                   f"Pass --scale {model_scale}.", file=sys.stderr)
             return 2
         method = f"{trained.kind}-{Path(args.checkpoint).stem}"  # also in the SR images' file names
+        paper_kind = trained.kind
     try:
         results = evaluate_sets(sets=sets, data_dir=args.data_dir, scale=args.scale, generator=generator,
                                 method=method, tile=args.tile or None, save_dir=args.save_dir)
@@ -392,7 +411,7 @@ def cli_main(args: argparse.Namespace) -> int:
     except ValueError as err:  # an unreadable image, an image smaller than the scale, a wrong-scale model
         print(f"error: {err}", file=sys.stderr)
         return 2
-    paper_method = "bicubic" if generator is None else trained.kind  # the paper's row for what was trained
+    paper_method = "bicubic" if generator is None else paper_kind  # the paper's row for what was trained
     print(f"Method: {method}, scale x{args.scale}")
     print(format_table(results, paper_method=paper_method))
     if args.save_dir is not None:

@@ -215,3 +215,42 @@ def ssim(
 def mse_to_psnr(mse: float, data_range: float = 1.0) -> float:
     """PSNR in dB of a mean squared error (``inf`` for 0)."""
     return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+
+
+def high_frequency_energy(img: torch.Tensor, *, cutoff: float = 1 / 8, shave: int = 4) -> float:
+    """The share of an image's Y-channel energy above ``cutoff`` cycles per pixel (lessons 06-07).
+
+    At scale 4 the LR image holds frequencies up to 1/8 cycle per HR pixel: everything above
+    is what a super-resolver must invent. Bicubic and MSE-trained networks leave that band
+    nearly empty (the blur of lesson 02); SRGAN fills it with texture. Compare
+    ``high_frequency_energy(sr_img) / high_frequency_energy(hr_img)``: 1 means as much fine
+    detail as the real photograph (not that it is the right detail: PSNR says that).
+    It needs no download, unlike a VGG distance.
+
+    Args:
+        img: (3, H, W) or (1, H, W) in [0, 1].
+        cutoff: in cycles per pixel, from 0 to 0.5 (Nyquist); 1/8 for scale 4.
+        shave: border pixels removed first (the image edge is not texture).
+
+    Returns:
+        A float in [0, 1]: the energy above the cutoff over the energy of all non-zero
+        frequencies (a Hann window keeps the borders from adding false high frequencies).
+    """
+    if img.dim() != 3 or img.shape[0] not in (1, 3):
+        raise ValueError(f"high_frequency_energy takes one (3, H, W) or (1, H, W) image, got {tuple(img.shape)}")
+    if not 0 < cutoff < 0.5:
+        raise ValueError(f"cutoff must be between 0 and 0.5 cycles per pixel, got {cutoff}")
+    luma = (rgb_to_y(img) if img.shape[0] == 3 else img)[0].double()
+    if shave:
+        luma = luma[shave:-shave, shave:-shave]
+    if min(luma.shape) < 8:
+        raise ValueError(f"the image is too small ({tuple(luma.shape)} after the shave) to measure its spectrum")
+    luma = luma - luma.mean()
+    window = torch.outer(torch.hann_window(luma.shape[0], periodic=False, dtype=torch.float64),
+                         torch.hann_window(luma.shape[1], periodic=False, dtype=torch.float64))
+    power = torch.fft.fft2(luma * window).abs() ** 2
+    fy = torch.fft.fftfreq(luma.shape[0], dtype=torch.float64)[:, None]
+    fx = torch.fft.fftfreq(luma.shape[1], dtype=torch.float64)[None, :]
+    high = torch.maximum(fy.abs(), fx.abs()) > cutoff  # outside the square band an LR image can carry
+    total = float(power.sum())
+    return float(power[high].sum()) / total if total > 0 else 0.0
