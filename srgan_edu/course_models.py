@@ -35,7 +35,7 @@ from srgan_edu.srresnet import SRResNet
 # The SHA-256 of each shipped weights file. It lives in the code, not beside the file, so
 # that a replaced file is caught even when its description was replaced with it.
 SHA256 = {
-    "SRResNet-MSE": "87f3dfb413d4b3e4091c04477891ee37c3f6ee4fe3237dc7ef2755ccc8062f69",
+    "SRResNet-MSE": "6bfab3a7b9289031d6e051aa11c95a0667c8c41d3e13c654b60780fce646b3d0",
     "SRGAN-MSE": "",
 }
 
