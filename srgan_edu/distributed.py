@@ -7,7 +7,9 @@ and tells each one who it is through environment variables (``RANK``, ``LOCAL_RA
 1. joins the process group (:func:`setup`): ``nccl`` between GPUs, ``gloo`` on CPUs;
 2. wraps its networks in ``DistributedDataParallel`` (:func:`wrap`), which averages the
    gradients of all processes after every backward pass, so every copy takes the same
-   optimiser step and the weights stay identical;
+   optimiser step and the weights stay identical; before that, every BatchNorm layer becomes a
+   synchronised one (:func:`sync_batchnorm`), so that N processes x B crops normalise over all
+   N x B crops, as one process with N x B crops would;
 3. trains on its own share of each step's samples (the training data stream takes
    ``rank`` and ``world_size``), so N processes see N times the images per step;
 4. leaves logging, validation and checkpoints to rank 0 (:attr:`DistributedContext.is_main`).
@@ -108,15 +110,94 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def wrap(model: nn.Module, context: DistributedContext) -> nn.Module:
-    """``DistributedDataParallel(model)`` when several processes train, else ``model`` itself.
+class GlooSyncBatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of the crops of all processes, on any device.
 
-    At construction DDP copies rank 0's weights and buffers to every process, and from then
-    on averages gradients during ``backward()``; BatchNorm buffers are re-broadcast from
-    rank 0 at every forward pass (statistics stay per process, as with one GPU per batch).
+    PyTorch's own :class:`torch.nn.SyncBatchNorm` accepts only GPU (and XPU/HPU) tensors, so
+    on CPUs (the ``gloo`` backend, and the tests) this one does the same in plain autograd:
+    the per-channel sum and count are added over all processes (one all-reduce), then the
+    squared deviations from that mean (a second all-reduce). The gradient flows back through
+    both all-reduces (``torch.distributed.nn.functional.all_reduce``), so every crop's loss
+    reaches every other crop's normalisation, as in one big batch. In eval mode, or with one
+    process, it is exactly ``nn.BatchNorm2d``.
+
+    Shape: (B, C, H, W) -> (B, C, H, W); any value range.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        import warnings
+
+        from torch.distributed.nn.functional import all_reduce  # differentiable all-reduce
+
+        with warnings.catch_warnings():  # "deprecated" in favour of a private module; it works and is tested
+            warnings.simplefilter("ignore", FutureWarning)
+            return self._synced_forward(x, all_reduce)
+
+    def _synced_forward(self, x: torch.Tensor, all_reduce) -> torch.Tensor:
+
+        x32 = x.float()  # statistics in float32, also under bf16 autocast
+        channels = x32.shape[1]
+        count = torch.full((1,), x32.numel() // channels, dtype=x32.dtype, device=x32.device)
+        totals = all_reduce(torch.cat([x32.sum(dim=(0, 2, 3)), count]))  # (C + 1,) over all processes
+        num = totals[-1]
+        mean = totals[:channels] / num
+        centred = x32 - mean.view(1, -1, 1, 1)
+        var = all_reduce((centred * centred).sum(dim=(0, 2, 3))) / num  # biased, as BatchNorm normalises
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.lerp_(mean.detach(), factor)
+                self.running_var.lerp_(var.detach() * num / (num - 1), factor)  # unbiased, as BatchNorm keeps
+        out = centred * torch.rsqrt(var + self.eps).view(1, -1, 1, 1)
+        if self.affine:
+            out = out * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        return out.to(x.dtype)
+
+
+def sync_batchnorm(model: nn.Module, context: DistributedContext) -> nn.Module:
+    """Make every BatchNorm2d of ``model`` normalise over the crops of all processes (in place).
+
+    Without this, 4 processes x 4 crops would normalise each BatchNorm over 4 crops, not the
+    16 of one process with batch 16, which is a different optimisation. On GPUs (``nccl``) the
+    layers become :class:`torch.nn.SyncBatchNorm`; elsewhere :class:`GlooSyncBatchNorm`. The
+    parameters and buffers are the same tensors (the optimiser keeps them, checkpoints keep
+    their keys). The price: every BatchNorm layer in training mode waits for a small
+    all-reduce of its statistics across the processes, in the forward and in the backward
+    pass, so the processes synchronise many times per step instead of once for the gradients.
+    One process: ``model`` unchanged.
     """
     if not context.enabled:
         return model
+    if context.backend == "nccl":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.BatchNorm2d:
+                synced = GlooSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                           child.track_running_stats, device=None)
+                if child.affine:
+                    synced.weight, synced.bias = child.weight, child.bias  # the same Parameters
+                synced.running_mean, synced.running_var = child.running_mean, child.running_var
+                synced.num_batches_tracked = child.num_batches_tracked
+                synced.train(child.training)
+                setattr(parent, name, synced)
+    return model
+
+
+def wrap(model: nn.Module, context: DistributedContext) -> nn.Module:
+    """``DistributedDataParallel(model)`` with synchronised BatchNorm when several processes train, else ``model``.
+
+    First every BatchNorm layer of ``model`` becomes a synchronised one (:func:`sync_batchnorm`,
+    in place, so the plain network that is validated and saved has them too; in eval mode they
+    are ordinary BatchNorm). At construction DDP copies rank 0's weights and buffers to every
+    process, and from then on averages gradients during ``backward()``.
+    """
+    if not context.enabled:
+        return model
+    sync_batchnorm(model, context)
     device_ids = [context.device.index] if context.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 

@@ -127,3 +127,77 @@ def test_a_nan_in_one_process_stops_every_process_at_the_same_step(tmp_path):
         outcome = (tmp_path / f"rank{rank}.txt").read_text()
         assert "stopped at step 7" in outcome and "adversarial_loss = nan" in outcome, outcome
         assert "content_loss" not in outcome.split("stopped at step 7")[1].split("(not a finite")[0]
+
+
+def _four_crops() -> tuple[torch.Tensor, torch.Tensor]:
+    """(lr_img (4, 3, 6, 6) in [0, 1], hr_img (4, 3, 24, 24) in [-1, 1]); the crops differ in brightness on purpose,
+    so that statistics over 2 crops are not those over 4."""
+    generator = torch.Generator().manual_seed(7)
+    hr_img = torch.rand(4, 3, 24, 24, generator=generator) * torch.tensor([0.3, 0.5, 0.8, 1.0]).view(4, 1, 1, 1)
+    return torch.nn.functional.avg_pool2d(hr_img, 4), hr_img * 2 - 1
+
+
+def _one_update(rank: int, world_size: int, lr_img: torch.Tensor, hr_img: torch.Tensor, synced: bool) -> dict:
+    """One SRResNet update and one discriminator forward on this rank's share of the 4 crops."""
+    torch.manual_seed(0)
+    generator = SRResNet(num_blocks=1, num_features=8)
+    discriminator = Discriminator(in_size=24, num_features=8)
+    context = distributed.current_context("cpu")
+    if synced:
+        generator_train, discriminator_train = distributed.wrap(generator, context), distributed.wrap(discriminator, context)
+    else:  # what lesson 08 had before: DDP with per-process BatchNorm
+        generator_train = torch.nn.parallel.DistributedDataParallel(generator) if context.enabled else generator
+        discriminator_train = discriminator
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
+    share = slice(rank * 4 // world_size, (rank + 1) * 4 // world_size)
+    sr_img = generator_train(lr_img[share])
+    loss = torch.nn.functional.mse_loss(sr_img, hr_img[share])
+    optimizer.zero_grad()
+    loss.backward()
+    grads = {name: param.grad.clone() for name, param in generator.named_parameters()}
+    optimizer.step()
+    discriminator_train(hr_img[share])
+    buffers = {f"generator.{name}": value.clone() for name, value in generator.named_buffers() if "running" in name}
+    buffers.update({f"discriminator.{name}": value.clone() for name, value in discriminator.named_buffers()
+                    if "running" in name})
+    return {"grads": grads, "params": {n: p.detach().clone() for n, p in generator.named_parameters()},
+            "buffers": buffers}
+
+
+def _bn_on_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    _join(rank, world_size, port)
+    try:
+        lr_img, hr_img = _four_crops()
+        torch.save({"synced": _one_update(rank, world_size, lr_img, hr_img, synced=True),
+                    "per_process": _one_update(rank, world_size, lr_img, hr_img, synced=False)},
+                   os.path.join(out_dir, f"bn_rank{rank}.pt"))
+    finally:
+        distributed.cleanup()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="this PyTorch has no gloo backend")
+def test_two_processes_x_2_crops_match_one_process_x_4_crops_with_synchronised_batchnorm(tmp_path):
+    torch.set_num_threads(1)
+    one = _one_update(0, 1, *_four_crops(), synced=True)  # a single process: plain BatchNorm over 4 crops
+    mp.spawn(_bn_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    for rank in (0, 1):
+        two = torch.load(tmp_path / f"bn_rank{rank}.pt", weights_only=True)
+        # A conv bias right before a BatchNorm has no gradient (the BatchNorm subtracts it again): its gradient
+        # is rounding noise, which Adam's first step (about learning_rate * sign(grad)) turns into +-1e-3 either way.
+        no_gradient = {name for name, grad in one["grads"].items() if grad.abs().max() < 1e-6}
+        assert no_gradient == {"body.0.conv1.bias", "body.0.conv2.bias", "body_end.0.bias"}
+        for part in ("buffers", "grads", "params"):
+            assert one[part].keys() == two["synced"][part].keys()
+            for name, value in one[part].items():
+                if part == "params" and name in no_gradient:
+                    continue
+                torch.testing.assert_close(two["synced"][part][name], value, rtol=1e-4, atol=1e-6,
+                                           msg=lambda m, name=name, part=part: f"rank {rank} {part} {name}: {m}")
+        # Without synchronisation each process normalises over its own 2 crops: other statistics, other gradients.
+        per_process = two["per_process"]
+        assert not torch.allclose(per_process["buffers"]["generator.body.0.bn1.running_mean"],
+                                  one["buffers"]["generator.body.0.bn1.running_mean"], atol=1e-6)
+        assert not all(torch.allclose(per_process["grads"][n], g, rtol=1e-4, atol=1e-6) for n, g in one["grads"].items())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in SRResNet().modules()) == 33  # what lesson 08 says
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in Discriminator().modules()) == 7
