@@ -746,7 +746,7 @@ class TrainResult:
     validation: History  # one row per validation: step, psnr, ssim
     run_dir: Path  # the run's folder
     last_checkpoint: Path | None  # the newest checkpoint (None on processes other than rank 0)
-    best_checkpoint: Path | None  # the checkpoint with the best validation PSNR
+    best_checkpoint: Path | None  # SRResNet: best validation PSNR; SRGAN: None (the last one is the choice)
     steps: int  # steps done in total (including those before a resume)
 
     @property
@@ -1084,7 +1084,9 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
             if validated:
                 scores = validate(generator, validation_set)
                 validation.append({"step": step, **scores})
-                is_best = scores["psnr"] > best_psnr
+                # SRGAN: the highest-PSNR checkpoint is the least adversarial one, so best.pt is not
+                # chosen by PSNR; the last checkpoint is the model (the CLI says so).
+                is_best = kind == "srresnet" and scores["psnr"] > best_psnr
                 best_psnr = max(best_psnr, scores["psnr"])
                 save_image(sample_grid(generator, validation_set), paths["samples"] / f"step_{step:08d}.png")
             if context.is_main and (logged or validated) and on_log is not None:
@@ -1167,8 +1169,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--builtin", action="store_true",
                         help="train on the built-in images (fast mode; no download) and validate on the held-out ones")
     parser.add_argument("--val-dir", default=None,
-                        help="a folder of held-out HR images for validation (default: Set5 in the data folder if "
-                             "it is there, else DIV2K_valid_HR)")
+                        help="a folder of held-out HR images for validation (default: DIV2K_valid_HR in the data "
+                             "folder, or beside a --data-dir of training images; never a test set)")
     parser.add_argument("--out", default=None, help="the run folder (default: runs/MODEL)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     parser.add_argument("--init-generator", default=None, metavar="CKPT",
@@ -1260,10 +1262,10 @@ def _cli_images(args: argparse.Namespace):
         folder = data_dir if has_images else data.dataset_dir("DIV2K_train_HR", data_dir)
         train = data.HRImageFolder(folder, in_memory=None)  # decoded once when it fits in memory
         val = None
-        if args.val_dir is None:
-            for name in ("Set5", "DIV2K_valid_HR"):
+        if args.val_dir is None:  # model selection off the test sets: DIV2K_valid_HR, never Set5
+            for where in (data_dir, data_dir.parent):  # the data folder, or the one holding --data-dir
                 try:
-                    args.val_dir = data.dataset_dir(name, data_dir)
+                    args.val_dir = data.dataset_dir("DIV2K_valid_HR", where)
                     break
                 except FileNotFoundError:
                     continue
@@ -1335,7 +1337,10 @@ def cli_main(args: argparse.Namespace) -> int:
             print(f"Last checkpoint: {result.last_checkpoint}")
             if result.best_checkpoint is not None:
                 best_psnr = max(result.validation.column("psnr"))
-                print(f"Best checkpoint: {result.best_checkpoint} (validation PSNR {best_psnr:.2f} dB)")
+                print(f"Best checkpoint: {result.best_checkpoint} (highest validation PSNR, {best_psnr:.2f} dB)")
+            if args.model == "srgan":
+                print(f"Model to use: the last checkpoint, {result.last_checkpoint} (for SRGAN the highest-PSNR "
+                      f"checkpoint is the least adversarial one, so no best.pt is chosen by PSNR)")
             print(f"History: {paths['history_csv']}")
             if len(result.validation):
                 print(f"Validation: {paths['validation_csv']} (last: PSNR {result.validation.last()['psnr']:.2f} dB, "
