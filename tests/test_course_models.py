@@ -214,3 +214,26 @@ def test_upscale_bad_inputs_fail_with_one_clear_line(tmp_path, capsys, case, wor
         assert out.read_bytes() == b"the learner's earlier result"  # nothing the user had is lost
     elif case != "bad-suffix":
         assert not out.exists()
+
+
+def _evaluate(argv):
+    parser = argparse.ArgumentParser()
+    evaluation.add_cli_arguments(parser)
+    return evaluation.cli_main(parser.parse_args(argv))
+
+
+def test_evaluate_model_measures_the_shipped_model_as_its_card_says(tmp_path, capsys):
+    model = CourseModel.SRRESNET_MSE
+    path = tmp_path / "scores.json"
+    assert _evaluate(["--model", "srresnet-mse", "--builtin", "--json", str(path), "--no-amp"]) == 0
+    printed = capsys.readouterr().out
+    assert "Method: SRResNet-MSE" in printed and "fp32" in printed
+    psnr = json.loads(path.read_text())["results"][0]["psnr"]
+    assert abs(psnr - model.meta["measured"]["builtin_test_images"]["model"]["mean"]["psnr"]) < 0.01
+
+
+def test_evaluate_model_refuses_an_unknown_name_and_a_wrong_scale(capsys):
+    assert _evaluate(["--model", "EDSR", "--builtin"]) == 2
+    assert "No course model called 'EDSR'" in capsys.readouterr().err
+    assert _evaluate(["--model", "SRResNet-MSE", "--builtin", "--scale", "2"]) == 2
+    assert "is a x4 model" in capsys.readouterr().err

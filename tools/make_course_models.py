@@ -61,6 +61,95 @@ def _cpu_name() -> str:
     return platform.processor() or "CPU"
 
 
+CARD_INTRO = """# The course models
+
+Two trained generators ship inside the package (`srgan_edu/models/`), so that a learner without a
+GPU sees what a trained SRResNet and SRGAN do. Load them with
+`srgan_edu.course_models.load("SRResNet-MSE")` or `load("SRGAN-MSE")`; the lessons use
+`course_models.load_or_train`, which takes your own checkpoint instead in the full mode.
+
+This page is written by `tools/make_course_models.py` from the models' own description files
+(`srgan_edu/models/*.json`): every number below was measured on the shipped files.
+
+## What they are
+
+- **SRResNet-MSE**: the paper's generator (16 residual blocks, 64 feature maps, x4; sec. 2.1)
+  trained with the MSE loss (eq. 4).
+- **SRGAN-MSE**: the paper's SRGAN-MSE variant (table 1): the MSE content loss plus 10^-3 times
+  the adversarial loss (eq. 3 and 6), the generator initialised from SRResNet-MSE, against the
+  paper's discriminator. The paper's SRGAN proper (SRGAN-VGG54) needs the pretrained VGG19
+  weights, which the machines that trained these could not download; a model trained with a
+  random VGG19 would teach nothing, so none ships. Where the weights are present, the same
+  command with `--content-loss vgg54` trains it.
+
+## Data
+
+72 photographs of the Sun-Hays 80 scene set (L. Sun and J. Hays, ICCP 2012; streets,
+buildings, landscapes, interiors; 1024 pixels on the long side), none of which is in Set5,
+Set14 or BSD100. Eight of the 80 were held out for validation and never trained on:
+{validation}. The built-in test images (chelsea, coffee, rocket) were never trained on
+either. The photographs are not part of this repository.
+
+## How they were trained
+"""
+
+CARD_LIMITS = """
+## Limitations
+
+- Trained on 72 web photographs, not DIV2K's 800, for thousands of updates, not the paper's
+  10^6 (SRResNet) and 2 x 10^5 (SRGAN): they are far from the paper's numbers. They show its
+  effects (SRResNet above bicubic in PSNR; SRGAN-MSE lower in PSNR and with more fine detail),
+  at a smaller size.
+- SRGAN-MSE's added detail is not the photograph's detail: look at the crops before trusting the HF
+  ratio. The paper's textures come from the VGG54 content loss, which these models do not use.
+- x4 only, for bicubic-downscaled inputs (the paper's degradation); a photograph with other
+  blur, noise or JPEG artefacts is a different problem.
+
+## Measuring them on Set5, Set14 and BSD100
+
+```bash
+python -m srgan_edu download Set5 --data-dir data      # and Set14, BSD100
+python -m srgan_edu evaluate --model SRResNet-MSE --data-dir data --sets Set5 Set14 BSD100
+python -m srgan_edu evaluate --model SRGAN-MSE --data-dir data --sets Set5 Set14 BSD100
+python -m srgan_edu evaluate --model SRResNet-MSE --builtin   # no download
+python -m srgan_edu upscale my_photo.png --model SRGAN-MSE --out my_photo_x4.png
+```
+"""
+
+
+def write_card(path: Path) -> None:
+    """docs/models.md from the shipped models' JSON files (only those present)."""
+    metas = [model.meta for model in course_models.CourseModel if model.meta_path.is_file()]
+    if not metas:
+        return
+    parts = [CARD_INTRO.format(validation=", ".join(metas[0]["training_data"]["validation_images"]))]
+    for meta in metas:
+        parts.append(f"### {meta['name']}\n")
+        parts.append(f"- {meta['steps']:,} updates, batch {meta['batch_size']} of {meta['hr_crop']}x{meta['hr_crop']} "
+                     f"HR crops, Adam at {meta['learning_rate']:g} ({meta['lr_schedule']} schedule)"
+                     + (f", initialised from {meta['init_from']}" if meta.get("init_from") else "") + ".")
+        parts.append(f"- Command: `{meta['command']}`")
+        parts.append(f"- Time in training steps: {meta['step_time_hours']} hours on {meta['machine']}, "
+                     f"PyTorch {meta['torch']}, {meta['date']}.")
+        parts.append(f"- Weights: `{meta['weights']['file']}`, {meta['weights']['dtype']}, "
+                     f"{meta['weights']['bytes'] / 2**20:.1f} MB, SHA-256 `{meta['weights']['sha256']}`.")
+        parts.append(f"\n![{meta['name']} training curves](models/{meta['weights']['file'].split('.')[0]}_training.png)\n")
+    parts.append("## What they measure\n")
+    parts.append("PSNR and SSIM on Y (BT.601), 4-pixel border shaved, 8-bit images, MATLAB-style bicubic LR; "
+                 "HF ratio: the share of Y-spectrum energy above 1/8 cycle per pixel, relative to the HR image's "
+                 "(1 = as much fine detail as the photograph; `metrics.high_frequency_energy`). Means over the images.\n")
+    parts.append("| images | method | PSNR (dB) | SSIM | HF ratio |")
+    parts.append("|---|---|---|---|---|")
+    for where, label in (("validation_photographs", "8 validation photographs"),
+                         ("builtin_test_images", "3 built-in test images")):
+        rows = [("bicubic", metas[0]["measured"][where]["bicubic"]["mean"])]
+        rows += [(meta["name"], meta["measured"][where]["model"]["mean"]) for meta in metas]
+        for method, mean in rows:
+            parts.append(f"| {label} | {method} | {mean['psnr']:.2f} | {mean['ssim']:.4f} | {mean['hf_energy_ratio']:.3f} |")
+    parts.append(CARD_LIMITS)
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=course_models.names())
@@ -132,9 +221,21 @@ def main(argv: list[str] | None = None) -> int:
     tmp = model.meta_path.with_name(f".{model.meta_path.name}.tmp")
     tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, model.meta_path)
+    # the model card's figure: the run's own curves, drawn by the lessons' figure function
+    from srgan_edu import viz
+    from srgan_edu.training import History
+
+    figure_path = Path(__file__).resolve().parents[1] / "docs" / "models" / f"{model.stem}_training.png"
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
+    fig = viz.training_curves_figure(History.from_csv(args.run_dir / "history.csv"),
+                                     History.from_csv(args.run_dir / "validation.csv"),
+                                     title=f"{model.value}: training loss and validation PSNR (8 held-out photographs)")
+    fig.savefig(figure_path, dpi=80, bbox_inches="tight")
+    print(f"figure: {figure_path}")
     for where, result in measured.items():
         print(f"{where}: bicubic {result['bicubic']['mean']['psnr']:.2f} dB, {model.value} "
               f"{result['model']['mean']['psnr']:.2f} dB (HF ratio {result['model']['mean']['hf_energy_ratio']:.3f})")
+    write_card(figure_path.parents[1] / "models.md")
     print(f'SHA256["{model.value}"] = "{sha256}"')
     return 0
 
