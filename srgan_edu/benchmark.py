@@ -251,6 +251,24 @@ def cli_main(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.warmup < 0:
         print("error: --steps must be at least 1 and --warmup at least 0", file=sys.stderr)
         return 2
+    from srgan_edu.checkpoints import GENERATOR_CONFIG_LIMITS
+
+    problems = []
+    if args.batch_size < 1:
+        problems.append(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.hr_crop < 16 or args.hr_crop % 4:
+        problems.append(f"--hr-crop must be a multiple of 4 (the scale) and at least 16, got {args.hr_crop}")
+    for option, key, value in (("--num-blocks", "num_blocks", args.num_blocks),
+                               ("--num-features", "num_features", args.num_features)):
+        low, high = GENERATOR_CONFIG_LIMITS[key]
+        if not low <= value <= high:
+            problems.append(f"{option} must be from {low} to {high} (paper: {16 if key == 'num_blocks' else 64}), "
+                            f"got {value}")
+    if args.json and Path(args.json).is_dir():
+        problems.append(f"--json {args.json} is a folder; give a file name")
+    if problems:
+        print(f"error: {'; '.join(problems)}.", file=sys.stderr)
+        return 2
     report = benchmark_training(device=args.device, models=args.models, modes=args.modes,
                                 batch_size=args.batch_size, hr_crop=args.hr_crop, num_blocks=args.num_blocks,
                                 num_features=args.num_features, steps=args.steps, warmup=args.warmup)
@@ -258,8 +276,14 @@ def cli_main(args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
+        from srgan_edu.checkpoints import atomic_write_text
+
         path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
+        try:  # atomically: a full disk leaves the previous report intact
+            atomic_write_text(path, text + "\n")
+        except OSError as err:
+            print(f"error: cannot write --json {path} ({err.strerror or err}): choose a writable file path.",
+                  file=sys.stderr)
+            return 2
         print(f"JSON written to {path}", file=sys.stderr)
     return 0

@@ -53,6 +53,110 @@ class CheckpointMismatchError(ValueError):
 # --- writing and reading ----------------------------------------------------------------
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a temporary file beside it, flushed, then renamed.
+
+    A full disk or a kill mid-write leaves the previous file intact instead of a truncated one
+    (used for checkpoints' neighbours: history files and the ``--json`` results).
+
+    Raises:
+        OSError: the folder is not writable, the disk is full, or ``path`` is a folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name (for example {path / 'results.json'}).")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+TEMPORARY_FILE = re.compile(r"^\.(.+)\.tmp(\d+)$")  # what save_checkpoint and atomic_write_text leave when killed
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries (``.NAME.tmpPID``) that a killed save left in ``folder``.
+
+    Only files of processes that are no longer running are removed: another process still
+    writing its checkpoint keeps its file.
+
+    Returns:
+        The files removed (say so to the user: they can be hundreds of megabytes).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        match = TEMPORARY_FILE.match(path.name)
+        if not match or not path.is_file() or _process_alive(int(match.group(2))):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a file of ours from an earlier, killed run that had the same pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but belongs to someone else (or cannot tell): leave it
+    return True
+
+
+# The SRResNet settings the course supports; a checkpoint asking for more is refused before any
+# network is built (a 4096-feature config would allocate about 19 GB first).
+GENERATOR_CONFIG_LIMITS: dict[str, tuple] = {
+    "scale": (2, 4, 8),  # allowed values
+    "num_features": (1, 256),  # inclusive range (the paper: 64)
+    "num_blocks": (0, 64),  # inclusive range (the paper: 16)
+    "upsampler": ("pixel_shuffle", "transposed"),
+    "icnr": (False, True),
+}
+
+
+def validate_generator_config(config: Any, *, source: str | os.PathLike = "the checkpoint") -> dict[str, Any]:
+    """Check an SRResNet ``generator_config``: known keys, their types, the ranges the course supports.
+
+    Returns:
+        The config as a plain dict (missing keys keep SRResNet's defaults).
+
+    Raises:
+        CheckpointError: naming the key that is unknown, of the wrong type or out of range.
+    """
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{source}: generator_config is a {type(config).__name__}, not a dict of settings.")
+    unknown = sorted(map(str, set(config) - set(GENERATOR_CONFIG_LIMITS)))
+    if unknown:
+        raise CheckpointError(f"{source}: generator_config has unknown settings {unknown}; srgan-edu's SRResNet "
+                              f"takes {sorted(GENERATOR_CONFIG_LIMITS)}. Use a checkpoint written by srgan-edu.")
+    for key, value in config.items():
+        allowed = GENERATOR_CONFIG_LIMITS[key]
+        if key in ("num_features", "num_blocks"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise CheckpointError(f"{source}: generator_config {key}={value!r} is not an integer.")
+            if not allowed[0] <= value <= allowed[1]:
+                raise CheckpointError(f"{source}: generator_config {key}={value} is outside the range the course "
+                                      f"supports ({allowed[0]} to {allowed[1]}); refused before building the network.")
+        elif key == "icnr" and not isinstance(value, bool):
+            raise CheckpointError(f"{source}: generator_config icnr={value!r} is not True or False.")
+        elif value not in allowed or isinstance(value, bool) != (key == "icnr"):
+            raise CheckpointError(f"{source}: generator_config {key}={value!r}; the course supports "
+                                  f"{', '.join(map(repr, allowed))}.")
+    return dict(config)
+
+
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``state`` to ``path`` atomically (temporary file in the same folder, then rename).
 
@@ -96,6 +200,11 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path} (resolved from {Path.cwd()}).")
+    if not looks_like_torch_file(path):
+        raise CheckpointError(
+            f"Cannot read {path} as a checkpoint: it is not a PyTorch file at all (it does not start like one: not a zip archive or a pickle; "
+            f"perhaps a text file, an image or a download that failed). Give a checkpoint written by srgan-edu "
+            f"(RUN_DIR/checkpoints/step_*.pt or best.pt).")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -106,14 +215,21 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
             f"If you made this file yourself and trust it, re-save only its tensors and plain data. "
             f"(PyTorch said: {_reason(err)})"
         ) from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as err:
         raise CheckpointError(
-            f"Cannot read {path} as a checkpoint ({type(err).__name__}: {err}). The file may be truncated "
-            f"or not a PyTorch file at all."
+            f"Cannot read {path} as a checkpoint ({type(err).__name__}: {err}). The file is damaged or "
+            f"truncated (a copy or download that did not finish?)."
         ) from err
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a checkpoint dict.")
     return state
+
+
+def looks_like_torch_file(path: str | os.PathLike) -> bool:
+    """Whether a file starts as ``torch.save`` writes: a zip archive, or (older format) a pickle."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _reason(err: Exception) -> str:

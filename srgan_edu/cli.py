@@ -52,13 +52,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_line(err: BaseException) -> str:
+    """An exception as the one line a user reads (a DataLoader worker's error keeps only its last line)."""
+    text = str(err).strip() or type(err).__name__
+    if "Original Traceback" in text:  # "Caught ValueError in DataLoader worker process 0. Original Traceback..."
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        text = lines[-1].split(": ", 1)[-1] if lines else text
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    from PIL import Image
+
+    from srgan_edu.checkpoints import CheckpointError
+
     args = build_parser().parse_args(argv)
+    device = getattr(args, "device", None)
+    if device not in (None, "", "auto"):  # found before any work, for every subcommand
+        from srgan_edu.runtime import pick_device
+
+        try:
+            pick_device(device)
+        except RuntimeError as err:
+            print(f"error: --device {device}: {error_line(err)}", file=sys.stderr)
+            return 2
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    # What a user's files and folders can cause, anywhere: one line instead of a traceback.
+    except (OSError, CheckpointError, Image.DecompressionBombError) as err:
+        hint = (" Check the path, its permissions and the free space." if isinstance(err, OSError)
+                and not isinstance(err, FileNotFoundError) else "")
+        print(f"error: {error_line(err)}{hint}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import stat
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -420,6 +421,7 @@ def download(
     archive = data_dir / spec.filename
     downloaded = not archive.is_file()
     if downloaded:
+        remove_stale_download_temporaries(data_dir)
         _fetch(spec, archive, data_dir, progress=progress)
     else:
         print(f"{spec.name}: using {archive}, already in the data folder (no download).")
@@ -439,6 +441,32 @@ def download(
         archive.unlink(missing_ok=True)
     print(f"{spec.name}: {len(list_images(folder))} images ready in {folder}")
     return folder
+
+
+_POOCH_TEMPORARY = re.compile(r"^tmp[a-z0-9_]{8}$")  # tempfile.NamedTemporaryFile(dir=data_dir), pooch's download file
+_STALE_DOWNLOAD_S = 600  # a download in progress writes every second; one untouched this long was killed
+
+
+def remove_stale_download_temporaries(data_dir: str | os.PathLike) -> list[Path]:
+    """Delete the partial files that downloads killed mid-way left in ``data_dir`` (up to gigabytes), saying so.
+
+    Only files named as pooch names its temporaries and untouched for 10 minutes are removed,
+    so a download still running in another process keeps its file.
+    """
+    data_dir = Path(data_dir)
+    removed = []
+    if not data_dir.is_dir():
+        return removed
+    for path in sorted(data_dir.iterdir()):
+        if not _POOCH_TEMPORARY.match(path.name) or not path.is_file():
+            continue
+        if time.time() - path.stat().st_mtime < _STALE_DOWNLOAD_S:
+            continue
+        size = path.stat().st_size
+        path.unlink(missing_ok=True)
+        removed.append(path)
+        print(f"Removed {path} ({size / 2**20:.0f} MB), the partial file of a download that was interrupted.")
+    return removed
 
 
 def _what_to_do(spec: DatasetSpec, archive: Path) -> str:
@@ -935,6 +963,18 @@ class PairedPatchDataset(Dataset):
                 raise ValueError(
                     f"{name}: expected an RGB image tensor (3, H, W) in [0, 1], got {shape}"
                 )
+            if not img.is_floating_point():
+                raise ValueError(f"{name}: expected floats in [0, 1], got {img.dtype}; for 8-bit images pass "
+                                 f"img.float() / 255")
+            if img.numel() and not bool(torch.isfinite(img).all()):
+                raise ValueError(f"{name} holds NaN or infinite values; PairedPatchDataset takes images in [0, 1]")
+            low, high = (float(img.min()), float(img.max())) if img.numel() else (0.0, 0.0)
+            if high > 1.0 + 1e-3:
+                raise ValueError(f"{name} has values up to {high:.4g}: expected [0, 1] (a [0, 255] image? divide "
+                                 f"by 255). The HR targets would reach {2 * high - 1:.4g} instead of 1.")
+            if low < -1e-3:
+                raise ValueError(f"{name} has values down to {low:.4g}: expected [0, 1] (a [-1, 1] image? use "
+                                 f"images.to_unit(img)). PairedPatchDataset maps the HR targets to [-1, 1] itself.")
             names.append(name)
             images.append(img.detach().to("cpu", torch.float32))
         return names, images

@@ -52,12 +52,17 @@ def load_image(path: str | os.PathLike, *, mode: str = "RGB") -> torch.Tensor:
     if mode not in ("RGB", "L", "keep"):
         raise ValueError(f"mode must be 'RGB', 'L' or 'keep', not {mode!r}")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an image file (its name only looks like one): rename or remove it.")
     if not path.is_file():
         raise FileNotFoundError(f"No image file at {path}. Check the path (it is resolved from {Path.cwd()}).")
     try:
         with Image.open(path) as pil:
             pil.load()
             array = _pil_to_float_array(pil)
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"Refused to decode {path}: {err} Such a huge image is usually a broken or hostile file; "
+                         f"remove it, or shrink it with an image editor.") from err
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(
             f"Cannot read {path} as an image ({err}). It may be corrupt, truncated, or not an "
@@ -197,6 +202,9 @@ def modcrop(img: torch.Tensor, scale: int) -> torch.Tensor:
     if scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale}")
     height, width = img.shape[-2:]
+    if img.dim() >= 3 and width in (1, 3, 4) and img.shape[-3] not in (1, 3, 4):
+        raise ValueError(f"got shape {tuple(img.shape)}: this looks like an (H, W, C) image; images here are laid "
+                         f"out (C, H, W): use img.permute(2, 0, 1)")
     if height < scale or width < scale:
         raise ValueError(f"image of size {height}x{width} is smaller than the scale {scale}")
     return img[..., : height - height % scale, : width - width % scale]

@@ -52,6 +52,11 @@ def prepare_for_metric(
     if data_range <= 0:
         raise ValueError(f"data_range must be positive, got {data_range}")
     for name, img in (("sr_img", sr_img), ("hr_img", hr_img)):
+        if not img.is_floating_point():
+            raise ValueError(f"{name} is {img.dtype}; psnr and ssim take floats: img.float() / 255 for 8-bit images.")
+        if not bool(torch.isfinite(img).all()):
+            raise ValueError(f"{name} holds NaN or infinite values: a network that diverged, or a broken image. "
+                             "There is nothing meaningful to measure; check where the image came from.")
         top, bottom = float(img.max()), float(img.min())
         if data_range <= 1.0 and top > 1.5:
             raise ValueError(
@@ -65,6 +70,20 @@ def prepare_for_metric(
                 "the HR targets and of SRResNet's output). Measure in [0, 1]: images.to_unit(img), "
                 "then .clamp(0, 1)."
             )
+    if data_range > 1.5 and max(float(sr_img.max()), float(hr_img.max())) <= 1.0:
+        raise ValueError(
+            f"data_range is {data_range}, but both images are within [0, 1]: they are [0, 1] images, and the "
+            "PSNR would come out about 48 dB too high. Pass data_range=1 (the default), or multiply both by 255."
+        )
+    if data_range <= 1.0:  # a [-1, 1] image bright enough to pass the check above
+        for name, img, other in (("sr_img", sr_img, hr_img), ("hr_img", hr_img, sr_img)):
+            if float(img.min()) < -0.02 and float(other.min()) >= -0.02:
+                img64, other64 = img.detach().double().cpu(), other.detach().double().cpu()
+                as_is = float((img64 - other64).pow(2).mean())
+                if float(((img64 + 1) / 2 - other64).pow(2).mean()) < as_is / 4:
+                    raise ValueError(
+                        f"{name} looks like a [-1, 1] image (it matches the other image far better once mapped "
+                        "to [0, 1]): measure in [0, 1]: images.to_unit(img).clamp(0, 1).")
     # On the CPU in float64, wherever the images are: the same numbers on every device, two
     # images on different devices can be compared, and Apple's MPS has no float64.
     sr = sr_img.detach().to(device="cpu", dtype=torch.float64)

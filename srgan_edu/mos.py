@@ -50,8 +50,10 @@ METHOD_ORDER = ("nearest", "bicubic", "SRResNet", "SRGAN", "HR")
 # Which lock append/read use: fcntl.flock where it exists, else a lock file beside the CSV.
 # Tests switch this off to exercise the portable fallback on POSIX too.
 _USE_FCNTL = _fcntl is not None
-_LOCKFILE_STALE_S = 60.0  # a lock file older than this was left by a crashed writer
-_LOCK_TIMEOUT_S = 30.0
+_LOCKFILE_STALE_S = 20.0  # a lock file older than this was left by a crashed writer (a write takes milliseconds)
+# Waiters keep waiting past the stale age, so a lock left by a crashed rater is broken by the next
+# waiter instead of making every rating attempt fail until someone deletes it by hand.
+_LOCK_TIMEOUT_S = _LOCKFILE_STALE_S + 10.0
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ def _locked(fd: int, path: Path, *, shared: bool):
             _fcntl.flock(fd, _fcntl.LOCK_UN)
         return
     lock_path = path.with_name(path.name + ".lock")
-    deadline = time.monotonic() + _LOCK_TIMEOUT_S
+    wait_s = max(_LOCK_TIMEOUT_S, _LOCKFILE_STALE_S + 1.0)  # never give up before a stale lock can be broken
+    deadline = time.monotonic() + wait_s
     while True:
         try:
             lock_fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -108,7 +111,7 @@ def _locked(fd: int, path: Path, *, shared: bool):
                 continue
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"{lock_path} has been held for more than {_LOCK_TIMEOUT_S:.0f} s. If no rating "
+                    f"{lock_path} has been held for more than {wait_s:.0f} s. If no rating "
                     "session is running, delete it by hand."
                 ) from None
             time.sleep(0.005 + random.random() * 0.01)
@@ -188,6 +191,13 @@ def append_ratings(path: str | os.PathLike, ratings: Iterable[Rating]) -> int:
     try:
         with _locked(fd, path, shared=False):
             size = os.fstat(fd).st_size
+            if size > 0:
+                with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+                    header = next(csv.reader([handle.readline()]), [])
+                if tuple(header) != FIELDS:
+                    raise ValueError(
+                        f"{path} is not a ratings file: its columns are {header[:10]}, not {list(FIELDS)}. "
+                        f"Appending would mix two tables; give another file name for the ratings.")
             data = _encode_rows(rows, header=size == 0)
             if size > 0 and not _ends_with_newline(path, size):
                 data = b"\n" + data

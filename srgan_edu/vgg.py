@@ -25,6 +25,7 @@ needed, where to put it, and how to ask for random weights instead.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Union
 
@@ -190,6 +191,10 @@ def _resolve_weights_file(weights: Weights) -> tuple[Path | None, str]:
         return cached, f"pretrained ImageNet weights from {cached}"
     if isinstance(weights, (str, os.PathLike)):
         path = Path(weights).expanduser()
+        if isinstance(weights, str) and not path.is_file() and re.fullmatch(r"[A-Z0-9_]*_V\d+", weights):
+            raise ValueError(f"weights={weights!r} looks like the name of a torchvision weights set, but srgan-edu "
+                             f"supports only {PRETRAINED.name} (the ImageNet weights the paper used): pass "
+                             f"weights={PRETRAINED.name!r}, a path to a state-dict file, or None.")
         if not path.is_file():
             raise VGGWeightsNotFoundError(f"No VGG19 weights file at {path}. {_how_to_get_weights()}")
         return path, f"weights from {path}"
@@ -200,6 +205,11 @@ def _resolve_weights_file(weights: Weights) -> tuple[Path | None, str]:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    from srgan_edu.checkpoints import _reason, looks_like_torch_file
+
+    if not looks_like_torch_file(path):
+        raise ValueError(f"Cannot read {path} as a PyTorch state dict: it is not a PyTorch file at all (not a zip archive or a pickle: damaged, truncated, or "
+                         f"another kind of file). Use {WEIGHTS_FILE}, torchvision's vgg19 ImageNet weights.")
     try:
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -207,7 +217,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(
-            f"Cannot read {path} as a PyTorch state dict ({type(err).__name__}: {err}). It must be a file "
+            f"Cannot read {path} as a PyTorch state dict ({type(err).__name__}: {_reason(err)}). It must be a file "
             f"written by torch.save(model.state_dict(), path) for torchvision's vgg19 (a whole pickled model "
             f"is refused for safety), such as {WEIGHTS_FILE}."
         ) from err
