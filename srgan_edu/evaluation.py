@@ -34,6 +34,7 @@ from torch import nn
 
 from srgan_edu import metrics
 from srgan_edu.degradation import imresize
+from srgan_edu.checkpoints import atomic_write_text
 from srgan_edu.images import from_uint8, list_images, load_image, modcrop, rgb_to_grey, save_image, to_uint8, to_unit
 
 BENCHMARK_SETS = ("Set5", "Set14", "BSD100")
@@ -226,6 +227,9 @@ def evaluate_generator(
         lr_input = lr_img.expand(3, -1, -1) if grey else lr_img
         sr_img = super_resolve(generator, lr_input.to(device), tile=tile).cpu()
         sr_img = from_uint8(to_uint8(sr_img))  # what a saved PNG holds
+        if not bool(torch.isfinite(sr_img).all()):  # to_uint8 would turn NaN into black and score it
+            raise ValueError(f"{name}: the generator's output holds NaN or infinite values (diverged or damaged "
+                             f"weights), so there is nothing to measure. Use an earlier checkpoint of the run.")
         hr_crop = modcrop(hr_img, scale)
         if sr_img.shape[-2:] != hr_crop.shape[-2:]:
             raise ValueError(
@@ -367,6 +371,11 @@ def cli_main(args: argparse.Namespace) -> int:
     generator = None
     method = "bicubic"
     if args.model is not None:
+    for option, path, want_dir in (("--json", args.json, False), ("--save-dir", args.save_dir, True)):
+        if path is not None and path.exists() and path.is_dir() != want_dir:  # found now, not after the evaluation
+            print(f"error: {option} {path} is a {'folder' if path.is_dir() else 'file'}; give "
+                  f"{'a folder' if want_dir else 'a file name'} there.", file=sys.stderr)
+            return 2
         from srgan_edu import course_models
 
         try:
@@ -417,11 +426,15 @@ def cli_main(args: argparse.Namespace) -> int:
     if args.save_dir is not None:
         print(f"SR images written under {args.save_dir}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"method": method, "scale": args.scale, "protocol": "Y (BT.601), shave=scale, 8-bit",
                    "results": [asdict(r) for r in results],
                    "paper": {r.name: paper_row(paper_method or method, r.name) for r in results}}
-        args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+        try:  # atomically: a full disk leaves the previous results file intact
+            atomic_write_text(args.json, json.dumps(payload, indent=2, allow_nan=True) + "\n")
+        except OSError as err:
+            print(f"error: cannot write --json {args.json} ({err.strerror or err}): choose a writable file path.",
+                  file=sys.stderr)
+            return 2
         print(f"JSON written to {args.json}")
     if any(math.isnan(r.psnr) for r in results):
         return 1

@@ -27,9 +27,11 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -106,6 +108,18 @@ class TrainConfig:
         if self.content_loss not in CONTENT_LOSSES:
             raise ValueError(f"content_loss must be one of {', '.join(CONTENT_LOSSES)}, got {self.content_loss!r}")
         positive = ("steps", "batch_size", "hr_crop", "scale", "log_every", "checkpoint_every", "keep_last")
+        integers = positive + ("seed", "val_every", "num_workers", "val_crop", "lr_drop_step")
+        for name in integers:  # steps=2.5 would train 3 steps and never reach its final checkpoint
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+        for name in ("learning_rate", "lr_drop_factor", "adam_beta1", "adam_beta2", "adversarial_weight",
+                     "discriminator_learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.adversarial_weight < 0:
+            raise ValueError(f"adversarial_weight must be 0 or more (paper: 1e-3), got {self.adversarial_weight}")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -180,30 +194,15 @@ class History:
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the rows as CSV (atomically), one column per name."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=self.columns())
-                writer.writeheader()
-                writer.writerows(self.rows)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=self.columns())
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return checkpoints.atomic_write_text(path, text.getvalue())
 
     def to_json(self, path: str | os.PathLike) -> Path:
         """Write the rows as a JSON list of objects (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            tmp.write_text(json.dumps(self.rows, indent=1), encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return checkpoints.atomic_write_text(path, json.dumps(self.rows, indent=1))
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> History:
@@ -943,7 +942,14 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
             f"{paths['run']} already holds a run (newest checkpoint {latest.name}). Pass resume=True (--resume) to "
             f"continue it, or choose another run folder (--out).")
     if resume and latest is not None:
-        state = checkpoints.load_checkpoint(latest, map_location=device)
+        try:
+            state = checkpoints.load_checkpoint(latest, map_location=device)
+        except checkpoints.CheckpointError as err:
+            older = [path for _, path in manager.step_files() if path != latest]
+            hint = (f"The previous checkpoint, {older[-1]}, is intact: move the damaged {latest.name} out of "
+                    f"{latest.parent} and --resume again to continue from it." if older else
+                    "No older checkpoint is left in the folder: start a new run in another folder (--out).")
+            raise checkpoints.CheckpointError(f"The newest checkpoint cannot be resumed: {err} {hint}") from err
         checkpoints.check_compatible(
             state, kinds=(kind,), generator_config=getattr(generator, "config", None),
             discriminator_config=getattr(discriminator, "config", None) if discriminator is not None else None,
@@ -1034,6 +1040,8 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
         if len(validation):
             validation.to_csv(paths["validation_csv"])
 
+    if context.is_main:
+        _prepare_run_folder(paths, networks, fresh=step == 0 and latest is None, say=say)
     say(f"Training {kind} on {device} in {precision.description}"
         f"{f', {context.world_size} processes' if context.enabled else ''}; run folder {paths['run']}")
     last_checkpoint = manager.latest()
@@ -1113,6 +1121,43 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
                        best_checkpoint=manager.best() if context.is_main else None, steps=step)
 
 
+def _prepare_run_folder(paths: dict[str, Path], networks: list[nn.Module], *,
+                        fresh: bool, say: Callable[..., None]) -> None:
+    """Before the first step: remove a killed save's temporaries, keep an earlier run's history, and
+    make sure checkpoints can be written (an unwritable or full folder would otherwise be found
+    only at the first checkpoint, thousands of steps later)."""
+    run = paths["run"]
+    if run.exists() and not run.is_dir():
+        raise NotADirectoryError(f"The run folder {run} is a file, not a folder: choose another --out.")
+    removed = checkpoints.remove_stale_temporaries(paths["checkpoints"])
+    if removed:
+        say(f"Removed {len(removed)} temporary file(s) left by a save that was interrupted: "
+            f"{', '.join(path.name for path in removed)}")
+    kept = [paths[name] for name in ("history_csv", "history_json", "validation_csv") if paths[name].is_file()]
+    if fresh and kept:  # a run that stopped (e.g. on a NaN) before its first checkpoint: its post-mortem stays
+        folder = run / time.strftime("previous_run_%Y%m%d-%H%M%S")
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in kept:
+            os.replace(path, folder / path.name)
+        say(f"Kept the history of the earlier run in this folder (it wrote no checkpoint) in {folder}")
+    try:
+        paths["checkpoints"].mkdir(parents=True, exist_ok=True)
+        probe = paths["checkpoints"] / f".write_test.tmp{os.getpid()}"
+        try:
+            probe.write_bytes(b"srgan-edu")
+        finally:
+            probe.unlink(missing_ok=True)
+    except OSError as err:
+        raise PermissionError(f"Cannot write in the run folder {run} ({err.strerror or err}): choose a folder "
+                              f"you can write to (--out), or fix its permissions.") from err
+    # a checkpoint holds the weights and Adam's two moments, for every network
+    needed = 3 * sum(p.numel() * p.element_size() for net in networks for p in net.parameters()) + 2**20
+    free = shutil.disk_usage(paths["checkpoints"]).free
+    if free < needed:
+        raise OSError(f"The disk of {run} has {free / 2**20:.1f} MiB free, but one checkpoint needs about "
+                      f"{needed / 2**20:.1f} MiB: free some space or choose another --out.")
+
+
 # --- 6. loading a trained generator -----------------------------------------------------------
 
 
@@ -1130,8 +1175,25 @@ def load_trained_generator(path: str | os.PathLike, *,
     """:func:`load_generator`, also saying whether it was trained as SRResNet or SRGAN and for how long."""
     state = checkpoints.load_checkpoint(path, map_location=map_location)
     checkpoints.check_compatible(state, kinds=KINDS, source=path)
-    generator = SRResNet(**state["generator_config"])
-    generator.load_state_dict(state["generator"])
+    config = checkpoints.validate_generator_config(state.get("generator_config", {}), source=path)
+    weights = state.get("generator")
+    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+        raise checkpoints.CheckpointError(f"{path} holds no generator weights (its 'generator' entry is a "
+                                          f"{type(weights).__name__}, not a dict of tensors).")
+    generator = SRResNet(**config)
+    try:
+        generator.load_state_dict(weights)
+    except (RuntimeError, TypeError, KeyError) as err:
+        first = str(err).strip().splitlines()
+        raise checkpoints.CheckpointError(
+            f"{path}: its generator weights do not fit the network its own settings describe "
+            f"({first[1].strip() if len(first) > 1 else first[0]}...). The file was edited or mixed from two runs; "
+            f"use another checkpoint of the run.") from err
+    broken = [name for name, value in weights.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise checkpoints.CheckpointError(
+            f"{path}: {len(broken)} generator weight tensor(s) hold NaN or infinite values ({', '.join(broken[:3])}): "
+            f"the run had diverged when it was saved. Use an earlier checkpoint of the run.")
     return TrainedGenerator(generator.to(map_location).eval(), state["kind"], int(state["step"]))
 
 
@@ -1249,6 +1311,8 @@ def default_num_workers(device: torch.device, *, in_memory: bool) -> int:
 
 def _cli_images(args: argparse.Namespace):
     """(training source, validation images) from --builtin / --data-dir / --val-dir."""
+    from PIL import Image
+
     from srgan_edu import data
     from srgan_edu.images import list_images, load_image
     from srgan_edu.runtime import default_data_dir
@@ -1260,7 +1324,10 @@ def _cli_images(args: argparse.Namespace):
         data_dir = Path(args.data_dir) if args.data_dir is not None else default_data_dir()
         has_images = data_dir.is_dir() and bool(list_images(data_dir))
         folder = data_dir if has_images else data.dataset_dir("DIV2K_train_HR", data_dir)
-        train = data.HRImageFolder(folder, in_memory=None)  # decoded once when it fits in memory
+        try:
+            train = data.HRImageFolder(folder, in_memory=None)  # decoded once when it fits in memory
+        except Image.DecompressionBombError as err:
+            raise ValueError(f"{_bomb_in(folder)}: {err} Remove it from {folder}, or shrink it.") from err
         val = None
         if args.val_dir is None:  # model selection off the test sets: DIV2K_valid_HR, never Set5
             for where in (data_dir, data_dir.parent):  # the data folder, or the one holding --data-dir
@@ -1271,7 +1338,27 @@ def _cli_images(args: argparse.Namespace):
                     continue
     if args.val_dir is not None:
         val = [(path.stem, load_image(path)) for path in list_images(args.val_dir)]
+        if not val:  # silently training without validation would lose best.pt and the PSNR curve
+            raise ValueError(f"--val-dir {args.val_dir} holds no images (looked for files ending in .png, .jpg, ...): "
+                             f"give a folder of held-out HR images, or leave --val-dir out.")
     return train, val
+
+
+def _bomb_in(folder: Path) -> str:
+    """The first image of ``folder`` that Pillow refuses as a decompression bomb (for the message)."""
+    from PIL import Image
+
+    from srgan_edu.images import list_images
+
+    for path in list_images(folder):
+        try:
+            with Image.open(path):
+                pass
+        except Image.DecompressionBombError:
+            return f"Refused to decode {path}"
+        except Exception:  # noqa: BLE001 - only looking for the bomb here
+            continue
+    return f"Refused to decode an image in {folder}"
 
 
 def cli_main(args: argparse.Namespace) -> int:
@@ -1287,6 +1374,9 @@ def cli_main(args: argparse.Namespace) -> int:
                 raise ValueError("--init-generator starts SRGAN from a trained SRResNet; an SRResNet run starts "
                                  "from scratch. To continue an SRResNet run, use --resume with its --out folder.")
             config = _cli_config(args)
+            if args.num_blocks < 0 or args.num_features < 1:
+                raise ValueError(f"--num-blocks must be 0 or more and --num-features 1 or more (paper: 16 and 64), "
+                                 f"got {args.num_blocks} and {args.num_features}")
             train_source, val_images = _cli_images(args)
             in_memory = not isinstance(train_source, Dataset) or bool(getattr(train_source, "in_memory", False))
             if args.num_workers is None:
@@ -1328,9 +1418,11 @@ def cli_main(args: argparse.Namespace) -> int:
         except NonFiniteLossError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        except (CheckpointMismatchError, checkpoints.CheckpointError, FileExistsError, FileNotFoundError,
+        except (CheckpointMismatchError, checkpoints.CheckpointError, OSError,
                 VGGWeightsNotFoundError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
+            from srgan_edu.cli import error_line  # a DataLoader worker's error arrives with its traceback inside
+
+            print(f"error: {error_line(err)}", file=sys.stderr)
             return 2
         if context.is_main:
             print(f"Done: {result.steps} steps.")
