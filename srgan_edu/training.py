@@ -1396,6 +1396,8 @@ def cli_main(args: argparse.Namespace) -> int:
             source_text = (train_source.describe() if hasattr(train_source, "describe")
                            else f"{len(train_source)} built-in images, in memory")
             print(f"Training on: {source_text}; {config.num_workers} DataLoader worker(s)")
+            print(f"Validation:  {len(val_images)} images in {args.val_dir or 'the built-in test set'}" if val_images
+                  else "Validation:  none (no --val-dir, and no DIV2K_valid_HR in the data folder)")
             print(f"Checkpoints: {paths['checkpoints'].resolve()}")
             print(f"History:     {paths['history_csv'].resolve()} (and history.json, validation.csv)")
             print(f"Samples:     {paths['samples'].resolve()}")
