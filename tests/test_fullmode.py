@@ -69,6 +69,7 @@ def test_the_full_path_download_subimages_train_resume_evaluate(kit, tmp_path, c
     code, out = run_cli(capsys, "train", "srresnet", "--data-dir", pieces, *TINY, "--steps", "4", "--val-every", "2",
                         "--checkpoint-every", "2", "--out", srresnet)
     assert code == 0, out
+    assert f"Validation:  2 images in {data_dir / 'DIV2K_valid_HR'}" in out
     validation = training.History.from_csv(srresnet / "validation.csv")
     assert validation.steps() == [2, 4]
     assert (srresnet / "checkpoints" / "best.pt").exists() and "Best checkpoint" in out
