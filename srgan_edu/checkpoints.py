@@ -26,13 +26,15 @@ Three habits make checkpoints trustworthy:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import random
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -53,11 +55,12 @@ class CheckpointMismatchError(ValueError):
 # --- writing and reading ----------------------------------------------------------------
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically: a temporary file beside it, flushed, then renamed.
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on leaving the block, flush it to disk and rename it to ``path``.
 
-    A full disk or a kill mid-write leaves the previous file intact instead of a truncated one
-    (used for checkpoints' neighbours: history files and the ``--json`` results).
+    A full disk or a kill mid-write leaves the previous file intact instead of a truncated one,
+    and an error leaves no temporary behind. ``mode`` is ``"w"`` (text, UTF-8) or ``"wb"``.
 
     Raises:
         OSError: the folder is not writable, the disk is full, or ``path`` is a folder.
@@ -68,14 +71,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         raise IsADirectoryError(f"{path} is a folder; give a file name (for example {path / 'results.json'}).")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(tmp, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as handle:
+            yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            os.fsync(handle.fileno())  # the bytes are on disk before the rename makes them visible
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_open`): history files, ``--json`` results."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+    return Path(path)
 
 
 TEMPORARY_FILE = re.compile(r"^\.(.+)\.tmp(\d+)$")  # what save_checkpoint and atomic_write_text leave when killed
@@ -168,18 +177,9 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     Returns:
         The path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
