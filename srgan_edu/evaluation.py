@@ -207,8 +207,8 @@ def evaluate_generator(
     equal channels, and the output is turned back into one grey channel (``rgb_to_grey``,
     which returns v for R = G = B = v) before it is compared with the grey HR image, exactly
     as the bicubic baseline is. (Its Y channel would be wrong here: BT.601's Y maps [0, 1] to
-    [16/255, 235/255], while the grey HR image spans the full [0, 1]; that mix-up costs about
-    1.4 dB.)
+    [16/255, 235/255], while the grey HR image spans the full [0, 1]; that mix-up costs 1.32 dB,
+    20 log10(255/219).)
 
     Args:
         generator: an SRResNet (or anything with the same interface) for ``scale``.
