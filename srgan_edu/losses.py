@@ -48,8 +48,10 @@ class VGGContentLoss(nn.Module):
 
     loss = mean over (channels, y, x) of (rescale * phi(hr_img) - rescale * phi(sr_img))^2.
 
-    The paper divides the sum by W_i,j * H_i,j only; taking the mean over the channels too
-    divides by a constant (512 at phi_5,4), which the loss weighting absorbs. The paper
+    The paper divides the sum by W_i,j * H_i,j only; taking the mean over the channels too (as
+    most ports do) divides by a constant, 512 at phi_5,4 and 128 at phi_2,2. Beside the fixed
+    1e-3 adversarial weight of eq. 3 that is not harmless: relative to eq. 5 as printed, the
+    adversarial term becomes 512x (phi_5,4) or 128x (phi_2,2) stronger. The paper
     rescales the features by 1/12.75 "to obtain VGG losses of a scale that is comparable
     to the MSE loss" (rescale=1 switches that off). The target's features are computed
     without gradient; the generator's with, so the loss trains the generator.
