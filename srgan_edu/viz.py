@@ -712,6 +712,63 @@ def receptive_field_figure(
     return fig
 
 
+def error_map_figure(
+    images: Mapping[str, torch.Tensor],
+    reference: torch.Tensor,
+    *,
+    box: tuple[int, int, int] | None = None,
+    shave: int = 4,
+    panel_size: float = 3.0,
+    title: str | None = None,
+) -> Figure:
+    """Where each version errs: the per-pixel |Y - Y_HR| in 8-bit levels (lessons 03, 06).
+
+    The maps share one colour scale (up to the 99th percentile of all of them), so a
+    brighter map is a worse one; each panel's title gives its mean absolute error on the
+    measured area (the PSNR's own protocol: Y channel, ``shave`` border pixels removed).
+
+    Args:
+        images: name -> (3, H, W) in [0, 1], each the size of ``reference``.
+        reference: the HR image, (3, H, W) in [0, 1].
+        box: (top, left, size) in HR pixels: map only that window; None: the whole image.
+        shave: border pixels removed first (ignored inside a box).
+        panel_size: inches per panel.
+        title: figure title.
+
+    Returns:
+        A figure with one error map per version and a colour bar.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from srgan_edu.images import rgb_to_y
+
+    if not images:
+        raise ValueError("error_map_figure needs at least one image")
+    maps = {}
+    for name, img in images.items():
+        if img.shape != reference.shape:
+            raise ValueError(f"{name} is {tuple(img.shape)}, the reference {tuple(reference.shape)}")
+        error = (rgb_to_y(img.clamp(0, 1)) - rgb_to_y(reference.clamp(0, 1)))[0].abs() * 255  # (H, W), levels
+        if box is not None:
+            top, left, size = box
+            error = error[top : top + size, left : left + size]
+        elif shave:
+            error = error[shave:-shave, shave:-shave]
+        maps[name] = error.detach().cpu().numpy()
+    vmax = max(float(np.percentile(np.concatenate([m.ravel() for m in maps.values()]), 99)), 1e-6)
+    fig, axes = plt.subplots(1, len(maps), figsize=(panel_size * len(maps) + 0.8, panel_size), squeeze=False)
+    for ax, (name, error) in zip(axes[0], maps.items()):
+        shown = ax.imshow(error, cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(f"{name}\nmean |error| {error.mean():.2f} levels", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(shown, ax=list(axes[0]), fraction=0.03, label="|Y - Y_HR| (8-bit levels)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def mse_training_figure(
     steps: Sequence[int],
     losses: Sequence[float],
