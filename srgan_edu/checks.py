@@ -46,8 +46,35 @@ class ExerciseError(AssertionError):
     """An exercise's answer is wrong; the message says what is likely wrong and how to fix it.
 
     A subclass of ``AssertionError``, so that ``nbgrader``'s autograder and ``pytest`` count
-    it as a failed test.
+    it as a failed test. In a notebook IPython shows :meth:`_render_traceback_` instead of a
+    traceback: one short block (the exercise, what is wrong, where to look), with only the
+    lines of the learner's own code when their function raised. The cell still fails, so
+    "Run All" and papermill stop there.
     """
+
+    def _render_traceback_(self) -> list[str]:
+        import textwrap
+
+        lines = ["\u2717 " + line for line in textwrap.wrap(str(self), width=100)[:1]]
+        lines += ["  " + line for line in textwrap.wrap(str(self), width=100)[1:]]
+        lines += _learner_frames(self.__cause__)
+        return lines
+
+
+def _learner_frames(error: BaseException | None) -> list[str]:
+    """The traceback lines of ``error`` that lie in the learner's code (not this library, not torch)."""
+    import os
+    import traceback
+
+    if error is None or error.__traceback__ is None:
+        return []
+    package = os.path.dirname(os.path.abspath(__file__))
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not os.path.abspath(frame.filename).startswith((package, torch_dir))]
+    if not frames:
+        return []
+    return ["  in your code:"] + ["    " + line.rstrip("\n") for line in traceback.format_list(frames[-3:])]
 
 
 # --- shared machinery ----------------------------------------------------------------------
@@ -63,6 +90,9 @@ def _describe(value: Any) -> str:
         return f"tensor of shape {tuple(value.shape)}"
     if isinstance(value, nn.Module):
         return type(value).__name__
+    if isinstance(value, torch.optim.Optimizer):
+        group = value.param_groups[0] if value.param_groups else {}
+        return f"{type(value).__name__}(lr={group.get('lr')})"
     if isinstance(value, (list, tuple)) and len(value) > 6:
         return f"{type(value).__name__} of {len(value)} values"
     text = repr(value)
@@ -94,12 +124,49 @@ def _call(exercise: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
         hint = next((text for clue, text in _ERROR_HINTS if clue in str(err)), "")
         raise ExerciseError(
             f"{exercise}: {_name(function)}({', '.join(arguments)}) raised {type(err).__name__}: {err}. "
-            f"{hint}The traceback above points at the line in your code."
+            f"{hint}The lines below are the ones in your code."
         ) from err
 
 
 def _fail(exercise: str, message: str) -> ExerciseError:
-    return ExerciseError(f"{exercise}: {message}")
+    number = _number(exercise)
+    pointer = f" (stuck? checks.hint(\"{number}\"))" if number in HINTS else ""
+    return ExerciseError(f"{exercise}: {message}{pointer}")
+
+
+def _number(exercise: str) -> str:
+    """ "Exercise 2.3 (the MSE-optimal guess)" -> "2.3"."""
+    parts = exercise.split()
+    return parts[1] if len(parts) > 1 else exercise
+
+
+def _digits(got: float, expected: float) -> tuple[str, str]:
+    """``got`` and ``expected`` printed with just enough significant digits to tell them apart."""
+    for digits in range(4, 17):
+        a, b = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if a != b or got == expected:
+            return a, b
+    return repr(got), repr(expected)
+
+
+def _earlier(function: Callable, name: str, reference: Callable) -> Callable | None:
+    """The learner's own ``name`` (an earlier exercise's function) that ``function`` can see, if not the library's."""
+    candidate = getattr(function, "__globals__", {}).get(name)
+    if callable(candidate) and candidate is not reference and getattr(candidate, "__module__", "") != reference.__module__:
+        return candidate
+    return None
+
+
+def _largest_gap(got: torch.Tensor, expected: torch.Tensor, layout: str = "") -> str:
+    """Where ``got`` is furthest from ``expected``: "at [c, y, x] = (0, 2, 3) you give ..., expected ..."."""
+    gap = (got - expected).abs()
+    if gap.isnan().any():
+        index = tuple(int(i) for i in torch.nonzero(gap.isnan())[0])
+    else:
+        index = tuple(int(i) for i in torch.unravel_index(gap.argmax(), gap.shape))
+    a, b = _digits(float(got[index]), float(expected[index]))
+    where = f"{layout} = {index}" if layout else f"{index}"
+    return f"the largest difference is at {where}: you give {a}, expected {b}"
 
 
 def _sentence(text: str) -> str:
@@ -395,12 +462,17 @@ def check_rgb_to_y(rgb_to_y: Callable[[torch.Tensor], torch.Tensor]) -> None:
          lambda: luma(r, g, b, offset=0.0) + 16.0),
         ("the channels are read in the wrong order (BGR): channel 0 is red, 1 green, 2 blue.",
          lambda: luma(b, g, r)),
+        ("you rounded Y to whole 8-bit levels (round(255 Y) / 255): the metric works on the unrounded values, "
+         "so keep Y as a float.", lambda: torch.round(luma(r, g, b) * 255) / 255),
+        ("you rounded Y down to 8-bit levels (floor or a uint8 conversion): keep Y as a float.",
+         lambda: torch.floor(luma(r, g, b) * 255) / 255),
     ]
     mistake = _which_mistake(got, mistakes, rtol=1e-4, atol=1e-6)
-    raise _fail(exercise, mistake or (
-        f"white gives {float(got.reshape(-1)[0]):.4f} (expected 235/255 = {235 / 255:.4f}) and black "
-        f"{float(got.reshape(-1)[1]):.4f} (expected 16/255 = {16 / 255:.4f}). Y = (16 + 65.481 R + 128.553 G "
-        "+ 24.966 B) / 255."))
+    if mistake is None:
+        white, black = _digits(float(got.reshape(-1)[0]), 235 / 255), _digits(float(got.reshape(-1)[1]), 16 / 255)
+        mistake = (f"{_largest_gap(got, expected, '[c, y, x]')}. White gives {white[0]} (expected 235/255 = "
+                   f"{white[1]}), black {black[0]} (expected 16/255 = {black[1]}).")
+    raise _fail(exercise, mistake)
 
 
 def _psnr_case(generator: torch.Generator, height: int, width: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -435,8 +507,23 @@ def check_psnr_y(psnr_y: Callable[[torch.Tensor, torch.Tensor, int], float]) -> 
     for (sr_img, hr_img), scale in zip(cases, (4, 2)):
         got = _as_float(exercise, _call(exercise, psnr_y, sr_img.clone(), hr_img.clone(), scale), _name(psnr_y))
         expected = metrics.psnr(sr_img, hr_img, scale=scale)
-        if _close(got, expected, rtol=1e-5, atol=1e-4):
+        if _close(got, expected, rtol=0, atol=1e-4):
             continue
+        if math.isnan(got):
+            raise _fail(exercise, f"for scale {scale} your PSNR is NaN: the mean of an empty tensor. Check which axes "
+                                  "you sliced: Y has shape (1, H, W), and the shave removes rows and columns, the "
+                                  "last two axes (img[..., s:-s, s:-s]), not the channel axis.")
+        own = _earlier(psnr_y, "rgb_to_y", images.rgb_to_y)
+        if own is not None:
+            try:
+                own_y = (own(sr_img.clone()).double(), own(hr_img.clone()).double())
+                own_error = float(((own_y[0] - own_y[1])[..., scale:-scale, scale:-scale] ** 2).mean())
+                own_psnr = 10 * math.log10(1 / own_error)
+            except Exception:
+                own_psnr = None
+            if own_psnr is not None and _close(got, own_psnr, rtol=0, atol=1e-4):
+                raise _fail(exercise, f"your psnr_y is right, but it calls your rgb_to_y from exercise 2.1, which is "
+                                      "wrong: fix exercise 2.1 first (its check cell says how), then rerun this one.")
         sr_y, hr_y = images.rgb_to_y(sr_img.double()), images.rgb_to_y(hr_img.double())
 
         def mse(shave_top: int, shave_bottom: int, y: bool = True) -> float:
@@ -458,6 +545,9 @@ def check_psnr_y(psnr_y: Callable[[torch.Tensor, torch.Tensor, int], float]) -> 
              lambda: metrics.psnr(sr_img, hr_img, shave=0, y_channel=False)),
             ("you shaved only the top and left borders: img[..., s:, s:] keeps the bottom and right ones; use "
              "img[..., s:-s, s:-s].", lambda: 10 * math.log10(1 / mse(scale, 0))),
+            (f"you shaved 4 pixels at scale {scale}: the protocol removes `scale` pixels from each border (4 only "
+             "because the paper's scale is 4), so use the scale argument.",
+             lambda: metrics.psnr(sr_img, hr_img, shave=4) if scale != 4 else float("nan")),
             ("you shaved 2 * scale pixels; the protocol removes scale pixels from each border.",
              lambda: metrics.psnr(sr_img, hr_img, shave=2 * scale)),
             ("wrong range: for images in [0, 1] the peak value is 1, so PSNR = 10 log10(1 / MSE). With 255 you add "
@@ -467,10 +557,13 @@ def check_psnr_y(psnr_y: Callable[[torch.Tensor, torch.Tensor, int], float]) -> 
             ("PSNR = 10 log10(peak^2 / MSE), or 20 log10(peak / RMSE); you used 10 log10 with the RMSE.",
              lambda: 10 * math.log10(1 / math.sqrt(mse(scale, scale)))),
         ]
-        mistake = _which_mistake(got, mistakes, rtol=1e-5, atol=1e-4)
-        raise _fail(exercise, f"for scale {scale} the PSNR is {expected:.3f} dB, you gave {got:.3f} dB. " + (
+        mistake = _which_mistake(got, mistakes, rtol=0, atol=1e-4)
+        got_text, expected_text = _digits(got, expected)
+        raise _fail(exercise, f"for scale {scale} (an image of {tuple(hr_img.shape)}) the PSNR is {expected_text} dB, "
+                              f"you gave {got_text} dB. " + (
             _sentence(mistake) if mistake else
-            "Convert both images to Y, shave scale pixels from each border, then 10 log10(1 / MSE)."))
+            "None of the usual mistakes gives that number: check each step on this image (your Y of both images, "
+            "the shape after the shave, the MSE, then the formula with peak 1)."))
     _passed(exercise, "Y channel, border of scale pixels removed, 10 log10(1 / MSE); equal to "
                       "srgan_edu.metrics.psnr(sr_img, hr_img, scale=scale).")
 
@@ -510,18 +603,22 @@ def check_mse_best_guess(best_guess: Callable[[torch.Tensor], torch.Tensor]) -> 
                           f"candidate's (best {min(expected_mse(c) for c in candidates):.4f}).")
         return
     mistakes = [
-        ("that is the median, which minimises the mean *absolute* error (L1). The MSE (eq. 4) is minimised "
-         "by the mean of the candidates.", lambda: candidates.median(dim=0).values),
+        ("that is the median, which minimises the mean *absolute* error (L1). The squared error of eq. 4 is "
+         "minimised by another statistic of the candidates: differentiate (1/K) sum_k (e - c_k)^2.",
+         lambda: candidates.median(dim=0).values),
     ] + [
         (f"you returned candidate {k}: sharp and plausible, but its mean MSE over the candidates is "
-         f"{expected_mse(candidate):.4f} against {expected_mse(best):.4f} for their pixel-wise mean. Minimising "
-         "MSE rewards the average of all plausible answers: a blur.", lambda candidate=candidate: candidate)
+         f"{expected_mse(candidate):.4f}, and a blurrier estimate reaches {expected_mse(best):.4f}. One sharp, "
+         "plausible answer is not what minimises the expected squared error.", lambda candidate=candidate: candidate)
         for k, candidate in enumerate(candidates)
     ]
     mistake = _which_mistake(got, mistakes, rtol=1e-5, atol=1e-6)
-    raise _fail(exercise, mistake or (
-        f"your estimate has a mean MSE of {expected_mse(got):.4f} over the candidates; the best possible is "
-        f"{expected_mse(best):.4f}. Set the derivative of the mean squared error to zero: the pixel-wise mean."))
+    if mistake is None:
+        got_mse, best_mse = _digits(expected_mse(got), expected_mse(best))
+        mistake = (f"your estimate has a mean MSE of {got_mse} over the candidates; the best possible is {best_mse} "
+                   f"(a gap of {(expected_mse(got) - expected_mse(best)) / expected_mse(best):.2e} relative); "
+                   f"{_largest_gap(got, best.double(), '[c, y, x]')}.")
+    raise _fail(exercise, mistake)
 
 
 # --- lesson 03: SRResNet (sec. 2.1) ----------------------------------------------------------
@@ -1507,3 +1604,93 @@ def check_probability_of_superiority(superiority: Callable[[Sequence[int], Seque
                               f"({wins} wins and {ties} ties in {pairs} pairs), you gave {got:.4f}. {advice}")
     _passed(exercise, "wins plus half the ties over all pairs, equal to the superiority of "
                       "srgan_edu.mos.mann_whitney_u.")
+
+
+# --- the hint ladder -------------------------------------------------------------------------
+
+# For each exercise, hints from a nudge to the answer: checks.hint("2.3") prints the next one.
+HINTS: dict[str, tuple[str, ...]] = {
+    "1.1": ("A 2-D Gaussian is the product of two 1-D Gaussians, one along each axis.",
+            "Sample exp(-x^2 / (2 sigma^2)) at x = -(size - 1)/2, ..., (size - 1)/2; the continuous "
+            "normalisation constant does not make a sampled kernel sum to 1.",
+            "Answer: x = torch.arange(size) - (size - 1) / 2; g = torch.exp(-x**2 / (2 * sigma**2)); "
+            "k = torch.outer(g, g); return k / k.sum()."),
+    "1.2": ("The order matters: what happens to frequencies above the new Nyquist limit if you sample first?",
+            "Blur with your Gaussian kernel (one channel at a time, groups=C, padding that keeps the size), then "
+            "keep every scale-th pixel.",
+            "Answer: blurred = F.conv2d(F.pad(img, (p, p, p, p), mode='reflect'), kernel.expand(C, 1, k, k), "
+            "groups=C); return blurred[..., ::scale, ::scale]."),
+    "2.1": ("Which standard do SR papers use? MATLAB's rgb2ycbcr, ITU-R BT.601 in studio range: black is not 0.",
+            "The coefficients 65.481, 128.553, 24.966 and the offset 16 are on the 0-255 scale; your image is in "
+            "[0, 1]. Keep the channel dimension, and do not round.",
+            "Answer: (16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255, then unsqueeze(0): shape (1, H, W)."),
+    "2.2": ("Three steps: convert both images to Y, remove a border, compare.",
+            "The border is `scale` pixels on every side of the last two axes (H, W): img[..., s:-s, s:-s]. The "
+            "peak of a [0, 1] image is 1.",
+            "Answer: a = rgb_to_y(sr_img)[..., s:-s, s:-s]; b = rgb_to_y(hr_img)[..., s:-s, s:-s]; "
+            "return 10 * math.log10(1 / float(((a - b) ** 2).mean())) with s = scale."),
+    "2.3": ("Write the expected MSE of an estimate e as a function of e, for one pixel: (1/K) sum_k (e - c_k)^2.",
+            "Set its derivative with respect to e to zero and solve for e. Which statistic of the candidates "
+            "comes out? (For |e - c_k| you would get a different one.)",
+            "Answer: candidates.mean(dim=0), the pixel-wise mean."),
+    "3.1": ("The paper's block: conv-BN-PReLU-conv-BN, then add the block's input (fig. 4).",
+            "3x3 convolutions with padding=1 keep the size; use new tensors (no in-place +=) so that the input "
+            "stays intact.",
+            "Answer: self.body = nn.Sequential(nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F), nn.PReLU(), "
+            "nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F)); forward returns x + self.body(x)."),
+    "3.2": ("(B, C r^2, H, W) -> (B, C, H r, W r): each output pixel comes from one of r^2 channels.",
+            "Split the channels as (C, r, r), then move the two r axes next to H and W before the final reshape.",
+            "Answer: x.reshape(B, C, r, r, H, W).permute(0, 1, 4, 2, 5, 3).reshape(B, C, H * r, W * r)."),
+    "3.3": ("Count each layer kind: a conv has k*k*C_in*C_out weights plus C_out biases; BN has 2 per channel; "
+            "PReLU one slope per layer.",
+            "There are log2(scale) upsampling blocks, each a 3x3 conv from F to 4F channels; head and tail are 9x9.",
+            "Answer: compare your sum with sum(p.numel() for p in srresnet.SRResNet(...).parameters())."),
+    "4.1": ("torchvision's vgg19.features is a flat list: conv, ReLU, ..., with a MaxPool after each block.",
+            "phi_i,j is the ReLU after the j-th conv of block i; every block before i contributes its convs, ReLUs "
+            "and one pool.",
+            "Answer: look up vgg.layer_index(i, j) or list vgg19().features and count from 0."),
+    "4.2": ("Eq. 5 compares feature maps, not pixels, and the paper rescales VGG features by 1/12.75.",
+            "The target's features are a constant (no gradient to hr_img); the SR features must keep their graph.",
+            "Answer: f_sr = features(sr_img) / 12.75; f_hr = features(hr_img).detach() / 12.75; "
+            "return ((f_sr - f_hr) ** 2).mean() (or the sum over channels / (W H) with the paper's convention)."),
+    "5.1": ("D's loss is the binary cross-entropy of real images labelled 1 and fakes labelled 0, from logits.",
+            "log(sigmoid(x)) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x): no overflow.",
+            "Answer: F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()."),
+    "5.2": ("The non-saturating generator loss of eq. 6 is -log D(G(z)), not log(1 - D(G(z))).",
+            "-log sigmoid(x) = softplus(-x), stable for large |x|.",
+            "Answer: F.softplus(-fake_logits).mean()."),
+    "6.1": ("D's step trains D only: nothing of it may reach G, and sr_img must keep its graph for G's step.",
+            "Order: score hr_img and sr_img.detach() (a new tensor, not detach_()), the loss, zero_grad, "
+            "backward, step.",
+            "Answer: real = discriminator(hr_img); fake = discriminator(sr_img.detach()); loss = "
+            "losses.discriminator_loss(real, fake); optimizer.zero_grad(); loss.backward(); optimizer.step(); "
+            "return the loss and sigmoid(logits).mean() of each."),
+    "6.2": ("G's step: D judges sr_img itself (the gradient must flow through D to G), but D's weights are not "
+            "trained here.",
+            "Freeze D with discriminator.requires_grad_(False) (not torch.no_grad(), which cuts the path to G, and "
+            "not eval(), which only switches batch norm); unfreeze afterwards.",
+            "Answer: discriminator.requires_grad_(False); adv = losses.generator_adversarial_loss(discriminator("
+            "sr_img)); total = content_loss(sr_img, hr_img) + adversarial_weight * adv; optimizer.zero_grad(); "
+            "total.backward(); optimizer.step(); discriminator.requires_grad_(True)."),
+    "7.1": ("With a handful of ratings, the normal 1.96 is too narrow: use Student's t.",
+            "The standard error is the sample standard deviation (ddof=1) divided by sqrt(n); t has n - 1 degrees "
+            "of freedom, two-sided.",
+            "Answer: mean +- scipy.stats.t.ppf((1 + confidence) / 2, n - 1) * std(ddof=1) / sqrt(n)."),
+    "7.2": ("Compare every score of A with every score of B.",
+            "A win counts 1, a tie 1/2; divide by the number of pairs n_A * n_B.",
+            "Answer: sum((a > b) + 0.5 * (a == b) for a in A for b in B) / (len(A) * len(B))."),
+}
+
+_hints_given: dict[str, int] = {}
+
+
+def hint(exercise: str) -> None:
+    """Print the next hint for ``exercise`` ("2.3"): the first call a nudge, the last one the answer."""
+    number = str(exercise).replace("Exercise", "").strip()
+    if number not in HINTS:
+        raise ValueError(f"no hints for exercise {exercise!r}; the exercises are {', '.join(HINTS)}")
+    ladder = HINTS[number]
+    level = min(_hints_given.get(number, 0), len(ladder) - 1)
+    _hints_given[number] = level + 1
+    more = " (call again for the next)" if level + 1 < len(ladder) else " (the last one)"
+    print(f"Hint {level + 1} of {len(ladder)} for exercise {number}{more}: {ladder[level]}")

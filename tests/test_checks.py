@@ -709,3 +709,123 @@ def test_superiority_reference_passes(capsys):
 )
 def test_superiority_mistakes_are_named(attempt, phrases):
     _fails_with(checks.check_probability_of_superiority, attempt, *phrases)
+
+
+# --- issue 14: the short block, the hint ladder, no misdiagnosis -----------------------------------
+
+
+def test_a_failure_renders_as_one_short_block_without_library_lines():
+    def broken(candidates):
+        return candidates[99]
+
+    with pytest.raises(ExerciseError) as info:
+        checks.check_mse_best_guess(broken)
+    block = info.value._render_traceback_()
+    assert block[0].startswith("\u2717 Exercise 2.3")
+    assert len(block) <= 12
+    text = "\n".join(block)
+    assert "in broken" in text and "srgan_edu/checks.py" not in text
+
+
+def test_a_failure_without_learner_frames_is_the_message_alone():
+    with pytest.raises(ExerciseError) as info:
+        checks.check_mse_best_guess(lambda candidates: candidates[0] + 1)
+    assert "in your code" not in "\n".join(info.value._render_traceback_())
+
+
+def test_the_hint_ladder_climbs_to_the_answer_and_stays_there(capsys, monkeypatch):
+    monkeypatch.setattr(checks, "_hints_given", {})
+    for _ in range(4):
+        checks.hint("2.3")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("Hint 1 of 3") and "mean" not in lines[0].lower()
+    assert lines[1].startswith("Hint 2 of 3")
+    assert lines[2].startswith("Hint 3 of 3") and "pixel-wise mean" in lines[2]
+    assert lines[3] == lines[2]
+    with pytest.raises(ValueError, match="no hints"):
+        checks.hint("9.9")
+
+
+def test_every_exercise_has_a_hint_ladder_ending_in_the_answer():
+    names = {checks._number(getattr(checks, name)) for name in dir(checks)
+             if name.isupper() and isinstance(getattr(checks, name), str) and getattr(checks, name).startswith("Exercise")}
+    assert names == set(checks.HINTS)
+    for ladder in checks.HINTS.values():
+        assert len(ladder) >= 2 and ladder[-1].startswith("Answer")
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [lambda c: c.median(dim=0).values, lambda c: c[0], lambda c: c.amax(dim=0), lambda c: c.mean(dim=0) + 1e-3],
+    ids=["median", "one-candidate", "max", "near-miss"],
+)
+def test_mse_best_guess_failures_point_to_the_hint_and_never_name_the_mean(attempt):
+    message = _fails_with(checks.check_mse_best_guess, attempt, 'checks.hint("2.3")')
+    assert "mean of the candidates" not in message and "pixel-wise mean" not in message
+
+
+def test_mse_best_guess_near_miss_shows_digits_that_differ_and_the_largest_gap():
+    message = _fails_with(checks.check_mse_best_guess, lambda c: c.mean(dim=0) + 1e-3, "largest difference",
+                          "[c, y, x]")
+    got, best = message.split("mean MSE of ")[1].split(" over")[0], message.split("best possible is ")[1].split(" ")[0]
+    assert got != best
+
+
+def test_rgb_to_y_rounded_to_8_bits_is_named():
+    def rounded(img):
+        r, g, b = img
+        return torch.round((16 + 65.481 * r + 128.553 * g + 24.966 * b)).unsqueeze(0) / 255
+
+    _fails_with(checks.check_rgb_to_y, rounded, "rounded", "8-bit")
+
+
+def test_rgb_to_y_unknown_mistake_shows_the_largest_gap():
+    def off(img):
+        y = images.rgb_to_y(img).clone()
+        y[0, 3, 4] += 0.01
+        return y
+
+    _fails_with(checks.check_rgb_to_y, off, "largest difference", "(0, 3, 4)")
+
+
+def _psnr_on_y(sr_img, hr_img, shave, y=images.rgb_to_y):
+    a, b = y(sr_img), y(hr_img)
+    a, b = a[..., shave:-shave, shave:-shave], b[..., shave:-shave, shave:-shave]
+    return 10 * math.log10(1 / float(((a - b) ** 2).mean()))
+
+
+def test_psnr_y_hard_coded_shave_of_4_is_named_as_such():
+    message = _fails_with(checks.check_psnr_y, lambda sr, hr, scale: _psnr_on_y(sr, hr, 4), "shaved 4 pixels",
+                          "scale argument")
+    assert "2 * scale" not in message
+
+
+def test_psnr_y_nan_from_slicing_the_channel_axis_is_named():
+    def channel_slice(sr_img, hr_img, scale):
+        a, b = images.rgb_to_y(sr_img)[scale:-scale, scale:-scale], images.rgb_to_y(hr_img)[scale:-scale, scale:-scale]
+        return 10 * math.log10(1 / float(((a - b) ** 2).mean())) if a.numel() else float("nan")
+
+    _fails_with(checks.check_psnr_y, channel_slice, "NaN", "channel axis")
+
+
+def rgb_to_y(img):  # a learner's broken exercise 2.1 (BGR order), seen by psnr_built_on_it
+    b, g, r = img
+    return ((16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255).unsqueeze(0)
+
+
+def psnr_built_on_it(sr_img, hr_img, scale):
+    return _psnr_on_y(sr_img, hr_img, scale, y=rgb_to_y)
+
+
+def test_psnr_y_on_a_broken_earlier_exercise_blames_exercise_2_1():
+    _fails_with(checks.check_psnr_y, psnr_built_on_it, "exercise 2.1", "fix exercise 2.1 first")
+
+
+def test_psnr_y_tolerance_is_what_it_says():
+    checks.check_psnr_y(lambda sr, hr, scale: metrics.psnr(sr, hr, scale=scale) + 0.9e-4)
+    _fails_with(checks.check_psnr_y, lambda sr, hr, scale: metrics.psnr(sr, hr, scale=scale) + 1.1e-4, "you gave")
+
+
+def test_an_optimiser_is_described_in_one_line():
+    optimiser = torch.optim.Adam(nn.Linear(2, 2).parameters(), lr=1e-4)
+    assert checks._describe(optimiser) == "Adam(lr=0.0001)"
