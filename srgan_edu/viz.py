@@ -187,13 +187,14 @@ def perception_distortion_plot(
             ax.plot(p.psnr, p.perceptual, ".", color="0.4", zorder=2)
         first, last = path[0], path[-1]
         ax.annotate(f"alpha={first.alpha:g}", (first.psnr, first.perceptual), fontsize=8, color="0.3",
-                    xytext=(4, -10), textcoords="offset points")
+                    xytext=(4, -10), textcoords="offset points", gid=_POINT_LABEL)
         ax.annotate(f"alpha={last.alpha:g}", (last.psnr, last.perceptual), fontsize=8, color="0.3",
-                    xytext=(4, 4), textcoords="offset points")
+                    xytext=(4, 4), textcoords="offset points", gid=_POINT_LABEL)
     for point in points:
         colour, marker = _point_style(point)
         ax.scatter(point.psnr, point.perceptual, c=colour, marker=marker, s=80 if marker == "*" else 45, zorder=3)
-        ax.annotate(point.name, (point.psnr, point.perceptual), fontsize=8, xytext=(5, 3), textcoords="offset points")
+        ax.annotate(point.name, (point.psnr, point.perceptual), fontsize=8, xytext=(5, 3), textcoords="offset points",
+                    gid=_POINT_LABEL)
     shown = [p for p in list(points) + list(path) if p.name == current]
     if shown:
         ax.scatter(shown[-1].psnr, shown[-1].perceptual, s=260, facecolors="none", edgecolors="red",
@@ -209,7 +210,34 @@ def perception_distortion_plot(
     ax.set_ylabel(f"{perceptual_label}\n{direction}")
     ax.ticklabel_format(axis="y", useOffset=False)
     ax.grid(alpha=0.3)
+    separate_labels(ax)
     return ax
+
+
+_POINT_LABEL = "srgan-point-label"  # the gid of the labels that separate_labels keeps apart
+
+
+def separate_labels(ax: Axes, *, step: float = 9.0, padding: float = 2.0) -> int:
+    """Move the point labels of a PSNR-perception plot down until no two overlap; return how many moved.
+
+    Models that score alike (SRResNet-MSE and the interpolation's alpha=0 are the same
+    network) would print their names over each other. Call it again after the figure's
+    layout changes (``tight_layout``): the figures here do.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    placed, moved = [], 0
+    labels = sorted((t for t in ax.texts if t.get_gid() == _POINT_LABEL),
+                    key=lambda t: -t.get_window_extent(renderer).y1)
+    for label in labels:
+        for _ in range(40):
+            box = label.get_window_extent(renderer).padded(padding)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            x_offset, y_offset = label.xyann
+            label.xyann = (x_offset, y_offset - step)
+            moved += 1
+        placed.append(label.get_window_extent(renderer))
+    return moved
 
 
 def perception_distortion_figure(
@@ -236,6 +264,7 @@ def perception_distortion_figure(
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    separate_labels(ax)
     return fig
 
 
@@ -289,6 +318,7 @@ def tradeoff_figure(
     perception_distortion_plot(plot_ax, points, current=current, path=path, perceptual_label=perceptual_label,
                                lower_is_better=lower_is_better)
     fig.tight_layout()
+    separate_labels(plot_ax)
     return fig
 
 
