@@ -1249,10 +1249,27 @@ def _play_discriminator_steps(step: Callable, seed: int, exercise: str | None = 
     results = []
     for lr_img, hr_img in batches:
         sr_img = network(lr_img)  # with its graph back to G, as in training
+        hr_before = hr_img.clone()
         if exercise is None:
             results.append(step(judge, optimizer, hr_img, sr_img))
         else:
             results.append(_call(exercise, step, judge, optimizer, hr_img, sr_img))
+            if sr_img.grad_fn is None:
+                raise _fail(exercise, "after your step sr_img has lost its graph: sr_img.detach_() (with the "
+                                      "underscore) detaches the caller's tensor in place, so G's step that follows "
+                                      "cannot train G. Score discriminator(sr_img.detach()), a new tensor.")
+            if not torch.equal(hr_img, hr_before):
+                raise _fail(exercise, "your step changed hr_img in place; the caller still needs it. Use operations "
+                                      "that return new tensors.")
+            if all(p.grad is None or not bool(p.grad.abs().sum() > 0) for p in judge.parameters()):
+                nothing_left = True
+            else:
+                nothing_left = False
+            results[-1] = (results[-1], nothing_left)
+    if exercise is not None:
+        stepless = all(left for _, left in results)
+        results = [result for result, _ in results]
+        results.append(stepless)
     return _flat(judge) - before, network, results
 
 
@@ -1264,8 +1281,9 @@ def _play_generator_steps(step: Callable, seed: int, exercise: str | None = None
     before = _flat(network)
     optimizer = torch.optim.SGD(network.parameters(), lr=0.05)
     results = []
-    judged_with_graph: list[bool] = []  # for each call of D: did its input carry a graph back to G?
-    hook = judge.register_forward_pre_hook(lambda module, inputs: judged_with_graph.append(inputs[0].requires_grad))
+    judged_with_graph: list[tuple[bool, bool, bool]] = []  # per call of D: input with a graph, grad mode on, train mode
+    hook = judge.register_forward_pre_hook(lambda module, inputs: judged_with_graph.append(
+        (inputs[0].requires_grad, torch.is_grad_enabled(), module.training)))
     try:
         for lr_img, hr_img in batches:
             sr_img = network(lr_img)
@@ -1291,6 +1309,8 @@ def _discriminator_step_mistake(kind: str) -> Callable:
         else:
             real_logits = discriminator(hr_img)
             fake_logits = discriminator(sr_img.detach())
+        if kind == "probabilities":
+            real_logits, fake_logits = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
         loss = (discriminator_loss(fake_logits, real_logits) if kind == "swapped"
                 else -discriminator_loss(real_logits, fake_logits) if kind == "ascent"
                 else discriminator_loss(real_logits, fake_logits))
@@ -1327,6 +1347,7 @@ def check_discriminator_step(discriminator_step: Callable[..., dict]) -> None:
     exercise = DISCRIMINATOR_STEP
     seed = 61
     got_change, network, results = _play_discriminator_steps(discriminator_step, seed, exercise)
+    no_gradients_left, results = results[-1], results[:-1]
     expected_change, _, expected_results = _play_discriminator_steps(training.discriminator_step, seed)
     if _holds_gradients(network):
         raise _fail(exercise, "the generator received gradients from D's loss: you forgot to detach sr_img. Score "
@@ -1334,12 +1355,19 @@ def check_discriminator_step(discriminator_step: Callable[..., dict]) -> None:
                               "through G costs time and leaves stale gradients in G).")
     if _relative_gap(got_change, expected_change) > 1e-5:
         if float(got_change.abs().max()) == 0.0:
-            raise _fail(exercise, "D's weights did not change: call optimizer.step() after loss.backward().")
+            if no_gradients_left:
+                raise _fail(exercise, "D's weights did not change and no gradient was left for step() to use: "
+                                      "zero_grad() ran between backward() and step() (or backward() never ran). "
+                                      "The order is zero_grad(), backward(), step().")
+            raise _fail(exercise, "D's weights did not change though the gradients are there: call "
+                                  "optimizer.step() after loss.backward().")
         mistakes = [
             ("zero_grad is missing: PyTorch adds new gradients to the old ones, so the second step also applied "
              "the first step's gradient. Call optimizer.zero_grad() before loss.backward().", "no_zero_grad"),
             ("real and fake labels are swapped: D should push D(hr_img) towards 1 and D(sr_img) towards 0 "
              "(losses.discriminator_loss(real_logits, fake_logits)).", "swapped"),
+            ("you passed probabilities (sigmoid of D's output) where losses.discriminator_loss expects logits: "
+             "it applies the sigmoid itself, so yours ran twice. Pass discriminator(...) unchanged.", "probabilities"),
             ("D climbed its loss instead of descending it (a sign): minimise losses.discriminator_loss, the "
              "optimiser does the descent.", "ascent"),
             ("you scored real and fake images in one batch (torch.cat). With batch norm in D, each image is then "
@@ -1386,10 +1414,15 @@ def _generator_step_mistake(kind: str) -> Callable:
             adversarial = -F.softplus(fake_logits).mean()  # log(1 - D(G(z)))
         elif kind == "fake_label":
             adversarial = F.softplus(fake_logits).mean()  # -log(1 - D(G(z))): BCE with label 0
+        elif kind == "probabilities":
+            adversarial = generator_adversarial_loss(torch.sigmoid(fake_logits))
+        elif kind == "sign":
+            adversarial = -generator_adversarial_loss(fake_logits)
         else:
             adversarial = generator_adversarial_loss(fake_logits)
         weight = {"unweighted": 1.0, "paper_weight": 1e-3}.get(kind, adversarial_weight)
-        total = content_loss(sr_img, hr_img) + (0.0 if kind == "content_only" else weight) * adversarial
+        content_input = sr_img.detach() if kind == "content_detached" else sr_img
+        total = content_loss(content_input, hr_img) + (0.0 if kind == "content_only" else weight) * adversarial
         if kind != "no_zero_grad":
             optimizer.zero_grad()
         total.backward()
@@ -1431,7 +1464,17 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
 
     got_change, judge, results = _play_generator_steps(generator_step, seed, exercise, adversarial_weight=weight)
     expected_change, _, expected_results = _play_generator_steps(reference, seed, adversarial_weight=weight)
-    judged_with_graph, results, expected_results = results[-1], results[:-1], expected_results[:-1]
+    calls, results, expected_results = results[-1], results[:-1], expected_results[:-1]
+    judged_with_graph = [with_graph and grad_mode for with_graph, grad_mode, _ in calls]
+    if calls and all(not grad_mode for _, grad_mode, _ in calls):
+        raise _fail(exercise, "D ran under torch.no_grad(): that freezes more than D, it cuts the path from the "
+                              "adversarial loss back to G, so G learns from the content loss alone. Freeze D's "
+                              "weights with discriminator.requires_grad_(False) instead; the gradient still flows "
+                              "through D to sr_img.")
+    if calls and any(not training_mode for _, _, training_mode in calls):
+        raise _fail(exercise, "discriminator.eval() does not freeze D: it switches batch norm to its running "
+                              "statistics (another loss than the course's) and D's weights still collect gradients. "
+                              "Keep D in train mode and freeze its weights with requires_grad_(False).")
     if float(got_change.abs().max()) == 0.0:
         raise _fail(exercise, "the generator's weights did not change: compute the loss from sr_img (not detached), "
                               "then optimizer.zero_grad(), loss.backward(), optimizer.step().")
@@ -1456,6 +1499,12 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
              "l_SR = l_X + adversarial_weight * l_Gen.", "content_only"),
             ("zero_grad is missing: PyTorch adds new gradients to the old ones, so the second step also applied "
              "the first step's gradient. Call optimizer.zero_grad() before backward().", "no_zero_grad"),
+            ("you passed probabilities (sigmoid of D's output) where losses.generator_adversarial_loss expects "
+             "logits: the sigmoid then runs twice. Pass discriminator(sr_img) unchanged.", "probabilities"),
+            ("the adversarial term has the wrong sign: l_SR = l_X + w * l_Gen, and l_Gen = -log D(G(z)) already "
+             "carries its minus. Subtracting it makes G help D.", "sign"),
+            ("the content loss got sr_img.detach(): it then sends no gradient to G, which learns from the "
+             "adversarial term alone. Detach nothing in G's step.", "content_detached"),
         ]
         for description, kind in mistakes:
             change, _, _ = _play_generator_steps(_generator_step_mistake(kind), seed, adversarial_weight=weight)
@@ -1467,9 +1516,12 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
                               "adversarial_weight * losses.generator_adversarial_loss(fake_logits), zero_grad, "
                               "backward, step.")
     if _holds_gradients(judge):
-        raise _fail(exercise, "D's weights collected gradients during G's step. Freeze D for this step with "
-                              "discriminator.requires_grad_(False) and switch it back on afterwards: the gradient "
-                              "flows through D to G, but D's weights are not being trained here.")
+        raise _fail(exercise, "D's weights collected gradients during G's step. Freeze D with "
+                              "discriminator.requires_grad_(False) before loss.backward(), and switch it back on "
+                              "after it: the gradient flows through D to G, but D is not trained here.")
+    if not judge.training:
+        raise _fail(exercise, "D is left in eval mode after your step; D's next step would train it with batch norm "
+                              "in the wrong mode. Do not call eval() here (freeze with requires_grad_(False)).")
     if not all(p.requires_grad for p in judge.parameters()):
         raise _fail(exercise, "D's weights are still frozen after your step, so D's next step could not train it. "
                               "Call discriminator.requires_grad_(True) at the end (a try/finally keeps it safe).")

@@ -829,3 +829,101 @@ def test_psnr_y_tolerance_is_what_it_says():
 def test_an_optimiser_is_described_in_one_line():
     optimiser = torch.optim.Adam(nn.Linear(2, 2).parameters(), lr=1e-4)
     assert checks._describe(optimiser) == "Adam(lr=0.0001)"
+
+
+def _d_step_variant(kind):
+    def step(discriminator, optimizer, hr_img, sr_img):
+        if kind == "detach_in_place":
+            fake = sr_img.detach_()
+        else:
+            fake = sr_img.detach()
+        real_logits, fake_logits = discriminator(hr_img), discriminator(fake)
+        if kind == "probabilities":
+            real_logits, fake_logits = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+        loss = losses.discriminator_loss(real_logits, fake_logits)
+        if kind == "backward_zero_step":
+            loss.backward()
+            optimizer.zero_grad()
+            optimizer.step()
+        else:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if kind == "hr_in_place":
+            hr_img.mul_(1.0001)
+        return {"discriminator_loss": loss.detach(), "d_real": torch.sigmoid(real_logits.detach()).mean(),
+                "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+    return step
+
+
+@pytest.mark.parametrize(
+    "kind, phrases",
+    [
+        ("detach_in_place", ["lost its graph", "detach_()"]),
+        ("backward_zero_step", ["zero_grad() ran between backward() and step()"]),
+        ("probabilities", ["probabilities", "logits"]),
+        ("hr_in_place", ["changed hr_img in place"]),
+    ],
+    ids=["detach-in-place", "backward-zero-grad-step", "probabilities", "hr-in-place"],
+)
+def test_discriminator_step_issue_14_mistakes_are_named(kind, phrases):
+    _fails_with(checks.check_discriminator_step, _d_step_variant(kind), *phrases)
+
+
+def _g_step_variant(kind):
+    def step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3):
+        if kind == "eval":
+            discriminator.eval()
+        elif kind != "freeze_late":
+            discriminator.requires_grad_(False)
+        if kind == "no_grad":
+            with torch.no_grad():
+                fake_logits = discriminator(sr_img)
+        else:
+            fake_logits = discriminator(sr_img)
+        if kind == "freeze_late":
+            discriminator.requires_grad_(False)
+        adversarial = losses.generator_adversarial_loss(torch.sigmoid(fake_logits) if kind == "probabilities"
+                                                        else fake_logits)
+        if kind == "sign":
+            adversarial = -adversarial
+        content = content_loss(sr_img.detach() if kind == "content_detached" else sr_img, hr_img)
+        total = content + adversarial_weight * adversarial
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        discriminator.requires_grad_(True)
+        if kind == "eval":
+            discriminator.train()
+        return {"generator_loss": total.detach(), "content_loss": content.detach(),
+                "adversarial_loss": adversarial.detach()}
+
+    return step
+
+
+@pytest.mark.parametrize(
+    "kind, phrases",
+    [
+        ("no_grad", ["torch.no_grad()", "requires_grad_(False)"]),
+        ("eval", ["eval() does not freeze"]),
+        ("probabilities", ["probabilities", "logits"]),
+        ("sign", ["wrong sign"]),
+        ("content_detached", ["content loss got sr_img.detach()"]),
+    ],
+    ids=["no-grad", "eval", "probabilities", "sign", "content-detached"],
+)
+def test_generator_step_issue_14_mistakes_are_named(kind, phrases):
+    _fails_with(checks.check_generator_step, _g_step_variant(kind), *phrases)
+
+
+def test_freezing_d_after_its_forward_pass_is_not_a_mistake(capsys):
+    _passes(checks.check_generator_step, _g_step_variant("freeze_late"), capsys)
+
+
+def test_a_failing_step_describes_the_optimiser_in_one_line():
+    def broken(discriminator, optimizer, hr_img, sr_img):
+        raise ValueError("oops")
+
+    message = _fails_with(checks.check_discriminator_step, broken, "SGD(lr=0.05)")
+    assert "param_groups" not in message and "Parameter Group" not in message and message.count("\n") == 0
