@@ -25,9 +25,11 @@ Choices the paper leaves open, and what we chose:
 - **PReLU** is channel-wise (one learned slope per feature map), the main variant of
   He et al. (2015) that the paper cites.
 - **Scale** 2, 4 or 8: one x2 upsampling block per factor of two. The paper uses 4.
-- **ICNR** (Aitken et al., 2017, "Checkerboard artifact free sub-pixel convolution"), off by
-  default as in the paper: the sub-pixel convolution starts out as nearest-neighbour
-  upsampling, so it cannot begin with a checkerboard pattern.
+- **ICNR** (Aitken et al., 2017, "Checkerboard artifact free sub-pixel convolution") is the
+  course's addition, not the paper's: SRGAN does not say how it initialised its sub-pixel
+  convolutions, and ICNR appeared after it. Off by default; with ``icnr=True`` the sub-pixel
+  convolution starts out as nearest-neighbour upsampling, so it cannot begin with a
+  checkerboard pattern.
 - **Transposed convolution** (``upsampler="transposed"``) is not the paper's choice; it is
   here so that lesson 03 can show the checkerboard artefacts it produces (Odena et al., 2016,
   "Deconvolution and checkerboard artifacts").
