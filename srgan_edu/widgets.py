@@ -232,6 +232,30 @@ def vgg_perceptual_score(weights, *, layer: str = "relu5_4") -> PerceptualScore:
     return PerceptualScore(label, explanation, True, weights is not None, measure)
 
 
+def high_frequency_score() -> PerceptualScore:
+    """The high-frequency energy ratio to HR as the plots' y axis: needs no download.
+
+    ``metrics.high_frequency_energy(sr_img) / metrics.high_frequency_energy(hr_img)``: how
+    much of the photograph's fine detail (the Y spectrum above 1/8 cycle per pixel, the
+    band an LR image cannot carry at scale 4) the output has. 1 is as much as the
+    photograph; bicubic and MSE-trained networks sit near 0; above 1 is more than it has
+    (noise, over-sharpening). It measures the amount of detail, not whether it is the right
+    detail (PSNR says that) nor whether it looks natural (people say that).
+    """
+    def measure(sr_img: torch.Tensor, hr_img: torch.Tensor) -> float:
+        reference = metrics.high_frequency_energy(hr_img.detach().cpu())
+        return metrics.high_frequency_energy(sr_img.detach().cpu()) / reference if reference > 0 else math.nan
+
+    explanation = (
+        "Perceptual score: the high-frequency energy ratio to HR, the share of the Y spectrum above 1/8 cycle per "
+        "pixel (what a x4 LR image cannot carry) relative to the photograph's. 1 = as much fine detail as the "
+        "photograph, near 0 = blur. It needs no download, but it counts detail rather than judging it: invented "
+        "texture counts as much as the true one, and noise counts too. People (the MOS) are the judge."
+    )
+    return PerceptualScore("high-frequency energy / HR's (1 = HR's)", explanation, False, True,
+                           measure)
+
+
 def measure_quality(
     sr_img: torch.Tensor,
     hr_img: torch.Tensor,
@@ -510,8 +534,8 @@ class TradeoffExplorer(widgets.VBox):
         content, weight = self.selected
         if found is None:
             sr_img, name = None, None
-            caption = (f"{model_name(content, weight)} was not trained in this run "
-                       "(fast mode trains a reduced grid)")
+            caption = (f"{model_name(content, weight)} was not trained or loaded in this run (the course ships "
+                       "SRResNet-MSE and SRGAN-MSE; add yours as checkpoints)")
         else:
             sr_img, point = found
             name = point.name
@@ -527,7 +551,7 @@ class TradeoffExplorer(widgets.VBox):
         self.image.value = self._pictures[self.selected]
         found = self.outputs.get(self.selected)
         text = (_caption(found[1], self.perceptual) if found is not None
-                else f"{model_name(*self.selected)}: not trained in this run")
+                else f"{model_name(*self.selected)}: not trained or loaded in this run")
         self.numbers.value = _numbers_html("srgan-numbers", text)
 
 

@@ -164,7 +164,7 @@ def _check_lesson_07(text: str) -> None:  # the course models on the built-in im
     # are well below a quarter"
     assert _number_after(r"high-frequency energy ratio, SRGAN-MSE / SRResNet-MSE:", text) > 2
     for method in ("bicubic", "SRResNet-MSE"):
-        assert _number_after(rf"  {method}\s+PSNR [\d.]+ dB\s+high-frequency energy / HR's on builtin:", text) < 0.25
+        assert _number_after(rf"  {method}\s+PSNR\s+[\d.]+ dB\s+high-frequency energy / HR's on builtin:", text) < 0.25
     # "the path runs from SRResNet-MSE (higher PSNR, little fine detail) to the SRGAN (lower PSNR, more detail)"
     path = re.search(r"PSNR ([\d.]+) dB at alpha=0 -> ([\d.]+) dB at alpha=1; (.+?): ([\d.]+) -> ([\d.]+)", text)
     assert path and float(path[1]) > float(path[2]), path and path[0]
