@@ -1,4 +1,4 @@
-"""The mean opinion score (MOS) test of the paper, in miniature for a class (sec. 3.4, lesson 07).
+"""The mean opinion score (MOS) test of the paper, in miniature for a class (sec. 3.3, lesson 07).
 
 Ledig et al. asked 26 raters to score super-resolved images from 1 (bad quality) to 5
 (excellent quality), shown one at a time in random order without saying which method made

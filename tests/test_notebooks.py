@@ -172,9 +172,26 @@ def _check_lesson_07(text: str) -> None:  # the course models on the built-in im
         assert float(path[4]) < float(path[5]) and "random weights" not in text.split("Perceptual score:")[1][:200]
 
 
+def _check_lesson_06(text: str) -> None:
+    # "from the same starting point and batch, it must end with the same weights"
+    assert "G's weights after the library's round equal those after ours: True" in text
+    assert "D's weights after the library's round equal those after ours: True" in text
+    # "without the pretrained weights ... its pull on G is weaker than the weighted adversarial term's"
+    if "RANDOMLY initialised VGG19" in text:
+        pull = re.search(r"gradient norm on sr_img: content ([-+.\de]+), 1e-3 x adversarial ([-+.\de]+)", text)
+        assert pull and float(pull[1]) < float(pull[2]), pull and pull[0]
+    # "SRGAN-MSE is lower in PSNR than SRResNet-MSE and richer in high frequencies, nearer the photograph's"
+    assert "Using SRResNet-MSE: the shipped course model" in text and "Using SRGAN-MSE: the shipped course model" in text
+    assert _number_after(r"SRGAN-MSE - SRResNet-MSE:", text) < 0
+    srresnet = _number_after(r"SRResNet-MSE\s+PSNR\s+[\d.]+ dB\s+high-frequency energy / HR's", text)
+    srgan = _number_after(r"SRGAN-MSE\s+PSNR\s+[\d.]+ dB\s+high-frequency energy / HR's", text)
+    assert abs(1 - srgan) < abs(1 - srresnet) and srgan > srresnet
+
+
 # What a lesson's text tells the learner its output shows, checked on the executed copy.
 LESSON_CLAIMS = {"03_srresnet": _check_lesson_03, "04_vgg_content_loss": _check_lesson_04,
-                 "05_discriminator": _check_lesson_05, "07_evaluation_and_tradeoffs": _check_lesson_07}
+                 "05_discriminator": _check_lesson_05, "06_adversarial_training": _check_lesson_06,
+                 "07_evaluation_and_tradeoffs": _check_lesson_07}
 
 
 @pytest.mark.notebook
