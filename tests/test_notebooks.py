@@ -180,6 +180,8 @@ def _check_lesson_06(text: str) -> None:
     if "RANDOMLY initialised VGG19" in text:
         pull = re.search(r"gradient norm on sr_img: content ([-+.\de]+), 1e-3 x adversarial ([-+.\de]+)", text)
         assert pull and float(pull[1]) < float(pull[2]), pull and pull[0]
+    # "with three times the learning rate D pulls ahead faster: its D(G(z)) ends lower"
+    assert _number_after(r"D's learning rate x 3", text) < _number_after(r"last D\(G\(z\)\): the paper's settings", text)
     # "SRGAN-MSE is lower in PSNR than SRResNet-MSE and richer in high frequencies, nearer the photograph's"
     assert "Using SRResNet-MSE: the shipped course model" in text and "Using SRGAN-MSE: the shipped course model" in text
     assert _number_after(r"SRGAN-MSE - SRResNet-MSE:", text) < 0
