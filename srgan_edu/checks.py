@@ -958,7 +958,7 @@ def check_vgg_layer_index(layer_index: Callable[[int, int], int]) -> None:
 
 
 @_single_threaded
-def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor]) -> None:
+def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor], *, convention: str = "mean") -> None:
     """Exercise 4.2: the VGG content loss of eq. 5, with the paper's rescaling of the features.
 
     ``content_loss(phi, sr_img, hr_img, rescale=1/12.75)`` takes a feature extractor ``phi``
@@ -971,10 +971,19 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor]) -> None:
     loss instead of the features, a sum instead of a mean, the generator's features detached
     (no gradient to the generator), the target's features not detached.
 
+    Two conventions are accepted when the learner says which one they use: ``"mean"`` (the
+    course's, the mean over channels and positions, as most ports) and ``"eq5"`` (the paper's
+    formula as written: the sum over channels divided by W H, averaged over the batch; C times
+    larger). An eq. 5 answer checked as ``"mean"`` is told how to say so, not called a mistake.
+
     Args:
         content_loss: ``(phi, sr_img, hr_img, rescale=...) -> scalar tensor``.
+        convention: ``"mean"`` or ``"eq5"``.
     """
     from srgan_edu.losses import VGGContentLoss
+
+    if convention not in ("mean", "eq5"):
+        raise ValueError(f"convention is 'mean' (the course's) or 'eq5' (sum over channels / (W H)), got {convention!r}")
 
     exercise = VGG_CONTENT_LOSS
     layer = "relu2_2"
@@ -987,12 +996,14 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor]) -> None:
     def phi(img: torch.Tensor) -> torch.Tensor:
         return reference.vgg(img)[layer]
 
-    expected = reference(sr_img, hr_img).double().item()
+    channels = int(phi(hr_img[:1]).shape[1])
+    factor = channels if convention == "eq5" else 1
+    expected = reference(sr_img, hr_img).double().item() * factor
     sr_given = sr_img.clone().requires_grad_(True)
     hr_given = hr_img.clone().requires_grad_(True)
     loss = _call(exercise, content_loss, phi, sr_given, hr_given, rescale=rescale)
     got = _as_float(exercise, loss, _name(content_loss))
-    if not _close(got, expected, rtol=1e-4):
+    if not _close(got, expected, rtol=1e-4, atol=0):
         with torch.no_grad():
             sr_features, hr_features = phi(sr_img).double(), phi(hr_img).double()
         plain = F.mse_loss(sr_features, hr_features).item()
@@ -1006,11 +1017,19 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor]) -> None:
             ("you summed the squared differences; the loss is their mean (divide by the number of elements, "
              "so that it does not grow with the image or batch size).",
              lambda: (((sr_features - hr_features) * rescale) ** 2).sum().item()),
-            ("you divided by W*H only, as eq. 5 is written; the course's loss takes the mean over the batch, the "
-             "channels and the positions (F.mse_loss).",
-             lambda: expected * sr_features.shape[1]),
         ]
-        mistake = _which_mistake(got, mistakes, rtol=1e-4)
+        if convention == "mean":
+            mistakes.append((
+                f"that is eq. 5 as the paper writes it (the sum over the {channels} channels divided by W H), a valid "
+                "convention but not the course's mean, and {channels} times larger against the fixed weight 1e-3. "
+                "If you mean it, say so: checks.check_vgg_content_loss(vgg_content_loss, convention=\"eq5\").",
+                lambda: expected * channels))
+        else:
+            mistakes.append((
+                "that is the mean over channels (the course's convention); you said convention=\"eq5\", the sum "
+                "over channels divided by W H. Sum over the channel axis, or check with convention=\"mean\".",
+                lambda: expected / channels))
+        mistake = _which_mistake(got, mistakes, rtol=1e-4, atol=0)
         raise _fail(exercise, mistake or (
             f"the loss is {got:.6g}, expected {expected:.6g}: the mean of (rescale * phi(sr_img) - "
             "rescale * phi(hr_img))^2."))
@@ -1026,10 +1045,15 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor]) -> None:
                               "constant. Compute phi(hr_img) under torch.no_grad() (or .detach() it), which also "
                               "saves the memory of its graph.")
     reference_sr = sr_img.clone().requires_grad_(True)
-    reference(reference_sr, hr_img).backward()
+    (reference(reference_sr, hr_img) * factor).backward()
     if not _close(sr_given.grad.double(), reference_sr.grad.double(), rtol=1e-3, atol=1e-9):
         raise _fail(exercise, "the value is right but its gradient with respect to sr_img is not. Did you detach "
                               "part of phi(sr_img)?")
+    if convention == "eq5":
+        _passed(exercise, f"eq. 5 as written: sum over the {channels} channels / (W H) of (phi(sr) / 12.75 - "
+                          f"phi(hr) / 12.75)^2 at {layer}, gradient to sr_img only ({channels} times "
+                          "srgan_edu.losses.VGGContentLoss, which averages over channels).")
+        return
     _passed(exercise, f"mean of (phi(sr) / 12.75 - phi(hr) / 12.75)^2 at {layer}, gradient to sr_img only; "
                       "the same value and gradient as srgan_edu.losses.VGGContentLoss.")
 

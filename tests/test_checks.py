@@ -927,3 +927,28 @@ def test_a_failing_step_describes_the_optimiser_in_one_line():
 
     message = _fails_with(checks.check_discriminator_step, broken, "SGD(lr=0.05)")
     assert "param_groups" not in message and "Parameter Group" not in message and message.count("\n") == 0
+
+
+def _eq5(phi, sr, hr, rescale=1 / 12.75):
+    difference = (phi(sr) - phi(hr).detach()) * rescale
+    return difference.pow(2).sum(dim=1).mean()  # sum over channels / (W H), then over the batch
+
+
+def test_vgg_content_loss_literal_eq5_passes_when_said(capsys):
+    checks.check_vgg_content_loss(_eq5, convention="eq5")
+    assert "eq. 5 as written" in capsys.readouterr().out
+
+
+def test_vgg_content_loss_literal_eq5_is_not_called_a_mistake():
+    message = _fails_with(checks.check_vgg_content_loss, _eq5, "valid convention", 'convention="eq5"')
+    assert "mistake" not in message.lower()
+
+
+def test_vgg_content_loss_mean_checked_as_eq5_is_named():
+    with pytest.raises(ExerciseError, match="course's convention"):
+        checks.check_vgg_content_loss(_content, convention="eq5")
+
+
+def test_vgg_content_loss_tolerance_is_relative_as_stated():
+    checks.check_vgg_content_loss(lambda *a, **k: _content(*a, **k) * (1 + 0.9e-4))
+    _fails_with(checks.check_vgg_content_loss, lambda *a, **k: _content(*a, **k) * (1 + 1.1e-4), "expected")
