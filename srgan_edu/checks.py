@@ -569,55 +569,64 @@ def check_psnr_y(psnr_y: Callable[[torch.Tensor, torch.Tensor, int], float]) -> 
 
 
 @_single_threaded
-def check_mse_best_guess(best_guess: Callable[[torch.Tensor], torch.Tensor]) -> None:
-    """Exercise 2.3: the single estimate with the least expected MSE over equally likely HR candidates.
+def check_mse_best_guess(best_guess: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Exercise 2.3: the single estimate with the least expected MSE over HR candidates of unequal probability.
 
-    ``best_guess(candidates)`` takes K candidate HR patches (K, C, H, W) that share one LR
-    patch and must return the (C, H, W) estimate that minimises their mean MSE
-    (:func:`srgan_edu.losses.mse_content_loss`, eq. 4): the pixel-wise mean.
+    ``best_guess(candidates, probabilities)`` takes K candidate HR patches (K, C, H, W) that
+    share one LR patch and their probabilities (K,) (summing to 1), and must return the
+    (C, H, W) estimate that minimises the expected MSE sum_k p_k mean((e - x_k)^2) (eq. 4): the
+    probability-weighted pixel-wise mean. The check uses unequal probabilities.
 
-    Recognises: the median (optimal for the absolute error, not the squared one), one of the
-    candidates returned (sharp, plausible, and worse on average), the mean over the wrong
-    dimension, a wrong shape.
+    Recognises: the probabilities ignored (the plain mean), the most probable candidate
+    returned, one of the candidates returned, the median (the L1 optimum), a wrong shape;
+    otherwise it shows the largest difference and the gap in expected MSE.
 
     Args:
-        best_guess: ``(K, C, H, W) -> (C, H, W)``.
+        best_guess: ``(K, C, H, W), (K,) -> (C, H, W)``.
     """
-    from srgan_edu.losses import mse_content_loss
-
     exercise = MSE_BEST_GUESS
     with _seeded(23) as generator:
         candidates = torch.rand(5, 3, 6, 8, generator=generator)
-    got = _as_tensor(exercise, _call(exercise, best_guess, candidates.clone()), _name(best_guess))
+    probabilities = torch.tensor([0.4, 0.25, 0.15, 0.12, 0.08])
+    got = _as_tensor(exercise, _call(exercise, best_guess, candidates.clone(), probabilities.clone()),
+                     _name(best_guess))
     if got.shape != candidates.shape[1:]:
         raise _fail(exercise, f"{candidates.shape[0]} candidates of shape {tuple(candidates.shape[1:])} give one "
                               f"estimate of that shape, got {tuple(got.shape)}. Combine the candidates along "
                               "dimension 0.")
+    weights = probabilities.double().reshape(-1, 1, 1, 1)
 
     def expected_mse(estimate: torch.Tensor) -> float:
-        return float(torch.stack([mse_content_loss(estimate.float(), c) for c in candidates]).mean())
+        squared = ((estimate.double().unsqueeze(0) - candidates.double()) ** 2).mean(dim=(1, 2, 3))
+        return float((probabilities.double() * squared).sum())
 
-    best = candidates.mean(dim=0)
-    if _close(got, best.double(), rtol=1e-5, atol=1e-6):
-        _passed(exercise, f"the pixel-wise mean: mean MSE {expected_mse(got):.4f}, lower than any single "
-                          f"candidate's (best {min(expected_mse(c) for c in candidates):.4f}).")
+    best = (weights * candidates.double()).sum(dim=0)
+    if _close(got, best, rtol=1e-5, atol=1e-6):
+        _passed(exercise, f"the probability-weighted mean: expected MSE {expected_mse(got):.5f}, lower than the plain "
+                          f"mean's ({expected_mse(candidates.mean(dim=0)):.5f}) and any single candidate's (best "
+                          f"{min(expected_mse(c) for c in candidates):.5f}).")
         return
     mistakes = [
-        ("that is the median, which minimises the mean *absolute* error (L1). The squared error of eq. 4 is "
-         "minimised by another statistic of the candidates: differentiate (1/K) sum_k (e - c_k)^2.",
+        ("you ignored the probabilities: the candidates are not equally likely here, and the expected squared "
+         "error weighs each one by its probability.", lambda: candidates.mean(dim=0)),
+        ("that is the median, which minimises the mean *absolute* error (L1), and it ignores the probabilities. "
+         "The squared error of eq. 4 is minimised by another statistic: differentiate sum_k p_k (e - x_k)^2.",
          lambda: candidates.median(dim=0).values),
+        (f"you returned the most probable candidate (0, p = {float(probabilities[0]):.2f}): sharp and plausible, "
+         f"but its expected MSE is {expected_mse(candidates[0]):.5f}, and a blurrier estimate reaches "
+         f"{expected_mse(best):.5f}.", lambda: candidates[0]),
     ] + [
-        (f"you returned candidate {k}: sharp and plausible, but its mean MSE over the candidates is "
-         f"{expected_mse(candidate):.4f}, and a blurrier estimate reaches {expected_mse(best):.4f}. One sharp, "
-         "plausible answer is not what minimises the expected squared error.", lambda candidate=candidate: candidate)
-        for k, candidate in enumerate(candidates)
+        (f"you returned candidate {k}: sharp and plausible, but its expected MSE is {expected_mse(candidate):.5f}, "
+         f"and a blurrier estimate reaches {expected_mse(best):.5f}. One sharp answer is not what minimises the "
+         "expected squared error.", lambda candidate=candidate: candidate)
+        for k, candidate in enumerate(candidates) if k > 0
     ]
     mistake = _which_mistake(got, mistakes, rtol=1e-5, atol=1e-6)
     if mistake is None:
         got_mse, best_mse = _digits(expected_mse(got), expected_mse(best))
-        mistake = (f"your estimate has a mean MSE of {got_mse} over the candidates; the best possible is {best_mse} "
-                   f"(a gap of {(expected_mse(got) - expected_mse(best)) / expected_mse(best):.2e} relative); "
-                   f"{_largest_gap(got, best.double(), '[c, y, x]')}.")
+        mistake = (f"your estimate has an expected MSE of {got_mse} over the candidates; the best possible is "
+                   f"{best_mse} (a gap of {(expected_mse(got) - expected_mse(best)) / expected_mse(best):.2e} "
+                   f"relative); {_largest_gap(got, best, '[c, y, x]')}. Check how you use `probabilities`.")
     raise _fail(exercise, mistake)
 
 
@@ -1705,10 +1714,11 @@ HINTS: dict[str, tuple[str, ...]] = {
             "peak of a [0, 1] image is 1.",
             "Answer: a = rgb_to_y(sr_img)[..., s:-s, s:-s]; b = rgb_to_y(hr_img)[..., s:-s, s:-s]; "
             "return 10 * math.log10(1 / float(((a - b) ** 2).mean())) with s = scale."),
-    "2.3": ("Write the expected MSE of an estimate e as a function of e, for one pixel: (1/K) sum_k (e - c_k)^2.",
-            "Set its derivative with respect to e to zero and solve for e. Which statistic of the candidates "
-            "comes out? (For |e - c_k| you would get a different one.)",
-            "Answer: candidates.mean(dim=0), the pixel-wise mean."),
+    "2.3": ("Write the expected MSE of an estimate e as a function of e, for one pixel: sum_k p_k (e - c_k)^2.",
+            "Set its derivative with respect to e to zero and solve for e, using sum_k p_k = 1. Which statistic "
+            "of the candidates comes out? (For |e - c_k| you would get a different one.)",
+            "Answer: (probabilities.reshape(-1, 1, 1, 1) * candidates).sum(dim=0), the probability-weighted "
+            "pixel-wise mean."),
     "3.1": ("The paper's block: conv-BN-PReLU-conv-BN, then add the block's input (fig. 4).",
             "3x3 convolutions with padding=1 keep the size; use new tensors (no in-place +=) so that the input "
             "stays intact.",

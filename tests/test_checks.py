@@ -217,19 +217,25 @@ def test_psnr_y_mistakes_are_named(attempt, phrases):
 # --- 2.3 the MSE-optimal guess -------------------------------------------------------------------
 
 
+def _weighted(candidates, probabilities):
+    return (probabilities.reshape(-1, 1, 1, 1) * candidates).sum(dim=0)
+
+
 def test_mse_best_guess_reference_passes(capsys):
-    _passes(checks.check_mse_best_guess, lambda candidates: candidates.mean(dim=0), capsys)
+    _passes(checks.check_mse_best_guess, _weighted, capsys)
 
 
 @pytest.mark.parametrize(
     "attempt, phrases",
     [
-        (lambda candidates: candidates.median(dim=0).values, ["median", "absolute"]),
-        (lambda candidates: candidates[0], ["returned candidate 0", "blur"]),
-        (lambda candidates: candidates.mean(dim=1), ["combine the candidates along dimension 0"]),
-        (lambda candidates: candidates.amax(dim=0), ["best possible"]),
+        (lambda c, p: c.mean(dim=0), ["ignored the probabilities"]),
+        (lambda c, p: c.median(dim=0).values, ["median", "absolute"]),
+        (lambda c, p: c[0], ["most probable candidate"]),
+        (lambda c, p: c[2], ["returned candidate 2", "blurrier"]),
+        (lambda c, p: c.mean(dim=1), ["combine the candidates along dimension 0"]),
+        (lambda c, p: c.amax(dim=0), ["best possible", "largest difference"]),
     ],
-    ids=["median", "one-candidate", "wrong-dim", "max"],
+    ids=["unweighted", "median", "most-probable", "one-candidate", "wrong-dim", "max"],
 )
 def test_mse_best_guess_mistakes_are_named(attempt, phrases):
     _fails_with(checks.check_mse_best_guess, attempt, *phrases)
@@ -719,7 +725,7 @@ def test_a_failure_renders_as_one_short_block_without_library_lines():
         return candidates[99]
 
     with pytest.raises(ExerciseError) as info:
-        checks.check_mse_best_guess(broken)
+        checks.check_mse_best_guess(lambda candidates, probabilities: broken(candidates))
     block = info.value._render_traceback_()
     assert block[0].startswith("\u2717 Exercise 2.3")
     assert len(block) <= 12
@@ -729,7 +735,7 @@ def test_a_failure_renders_as_one_short_block_without_library_lines():
 
 def test_a_failure_without_learner_frames_is_the_message_alone():
     with pytest.raises(ExerciseError) as info:
-        checks.check_mse_best_guess(lambda candidates: candidates[0] + 1)
+        checks.check_mse_best_guess(lambda candidates, probabilities: candidates[0] + 1)
     assert "in your code" not in "\n".join(info.value._render_traceback_())
 
 
@@ -756,18 +762,19 @@ def test_every_exercise_has_a_hint_ladder_ending_in_the_answer():
 
 @pytest.mark.parametrize(
     "attempt",
-    [lambda c: c.median(dim=0).values, lambda c: c[0], lambda c: c.amax(dim=0), lambda c: c.mean(dim=0) + 1e-3],
-    ids=["median", "one-candidate", "max", "near-miss"],
+    [lambda c, p: c.median(dim=0).values, lambda c, p: c[0], lambda c, p: c.mean(dim=0),
+     lambda c, p: c.amax(dim=0), lambda c, p: _weighted(c, p) + 1e-3],
+    ids=["median", "one-candidate", "unweighted", "max", "near-miss"],
 )
 def test_mse_best_guess_failures_point_to_the_hint_and_never_name_the_mean(attempt):
     message = _fails_with(checks.check_mse_best_guess, attempt, 'checks.hint("2.3")')
-    assert "mean of the candidates" not in message and "pixel-wise mean" not in message
+    assert "weighted mean" not in message and "pixel-wise mean" not in message
 
 
 def test_mse_best_guess_near_miss_shows_digits_that_differ_and_the_largest_gap():
-    message = _fails_with(checks.check_mse_best_guess, lambda c: c.mean(dim=0) + 1e-3, "largest difference",
+    message = _fails_with(checks.check_mse_best_guess, lambda c, p: _weighted(c, p) + 1e-3, "largest difference",
                           "[c, y, x]")
-    got, best = message.split("mean MSE of ")[1].split(" over")[0], message.split("best possible is ")[1].split(" ")[0]
+    got, best = message.split("expected MSE of ")[1].split(" over")[0], message.split("best possible is ")[1].split(" ")[0]
     assert got != best
 
 
