@@ -795,7 +795,8 @@ def error_map_figure(
         ax.set_yticks([])
     fig.colorbar(shown, ax=list(axes[0]), fraction=0.03, label="|Y - Y_HR| (8-bit levels)")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.subplots_adjust(top=0.78)  # room for the title above the panels' own two-line titles
+        fig.suptitle(title, fontsize=10, y=0.99)
     return fig
 
 
