@@ -1504,7 +1504,11 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
                               "adversarial loss back to G, so G learns from the content loss alone. Freeze D's "
                               "weights with discriminator.requires_grad_(False) instead; the gradient still flows "
                               "through D to sr_img.")
-    if calls and any(not training_mode for _, _, training_mode in calls):
+    if calls and calls[0][2] and any(not training_mode for _, _, training_mode in calls):
+        raise _fail(exercise, "D is left in eval mode after your step (the next call of D found it so); D's next "
+                              "step would then train it with batch norm in the wrong mode. Do not call eval() here "
+                              "(freeze with requires_grad_(False)).")
+    if calls and not calls[0][2]:
         raise _fail(exercise, "discriminator.eval() does not freeze D: it switches batch norm to its running "
                               "statistics (another loss than the course's) and D's weights still collect gradients. "
                               "Keep D in train mode and freeze its weights with requires_grad_(False).")

@@ -959,3 +959,30 @@ def test_vgg_content_loss_mean_checked_as_eq5_is_named():
 def test_vgg_content_loss_tolerance_is_relative_as_stated():
     checks.check_vgg_content_loss(lambda *a, **k: _content(*a, **k) * (1 + 0.9e-4))
     _fails_with(checks.check_vgg_content_loss, lambda *a, **k: _content(*a, **k) * (1 + 1.1e-4), "expected")
+
+
+def test_rgb_to_y_floored_to_8_bits_is_named():
+    def floored(img):
+        r, g, b = img
+        return torch.floor(16 + 65.481 * r + 128.553 * g + 24.966 * b).unsqueeze(0) / 255
+
+    _fails_with(checks.check_rgb_to_y, floored, "rounded Y down", "8-bit")
+
+
+def test_generator_step_leaving_d_in_eval_mode_is_named():
+    def left_in_eval(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3):
+        result = _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight)
+        discriminator.eval()
+        return result
+
+    _fails_with(checks.check_generator_step, left_in_eval, "left in eval mode")
+
+
+def test_psnr_y_unknown_mistake_says_which_steps_to_check():
+    _fails_with(checks.check_psnr_y, lambda sr, hr, scale: metrics.psnr(sr, hr, scale=scale) * 1.01,
+                "none of the usual mistakes", "check each step")
+
+
+def test_vgg_content_loss_refuses_an_unknown_convention():
+    with pytest.raises(ValueError, match="convention"):
+        checks.check_vgg_content_loss(_content, convention="sum")
