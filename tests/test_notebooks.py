@@ -188,6 +188,9 @@ def _check_lesson_06(text: str) -> None:
     srresnet = _number_after(r"SRResNet-MSE\s+PSNR\s+[\d.]+ dB\s+high-frequency energy / HR's", text)
     srgan = _number_after(r"SRGAN-MSE\s+PSNR\s+[\d.]+ dB\s+high-frequency energy / HR's", text)
     assert abs(1 - srgan) < abs(1 - srresnet) and srgan > srresnet
+    # "so the error map inside the zoom is brighter"
+    zoom = re.search(r"inside the zoom, 8-bit levels: SRResNet-MSE ([\d.]+), SRGAN-MSE ([\d.]+)", text)
+    assert zoom and float(zoom[2]) > float(zoom[1]), zoom and zoom[0]
 
 
 # What a lesson's text tells the learner its output shows, checked on the executed copy.
