@@ -36,7 +36,7 @@ from srgan_edu.srresnet import SRResNet
 # that a replaced file is caught even when its description was replaced with it.
 SHA256 = {
     "SRResNet-MSE": "6bfab3a7b9289031d6e051aa11c95a0667c8c41d3e13c654b60780fce646b3d0",
-    "SRGAN-MSE": "",
+    "SRGAN-MSE": "2845220344ff5f6a260c5874c3497c5957dde479353b092e766b04ae694aed41",
 }
 
 # What a shipped generator may be built as: the paper's network and nothing larger, checked

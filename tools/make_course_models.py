@@ -129,6 +129,8 @@ def write_card(path: Path) -> None:
                      f"HR crops, Adam at {meta['learning_rate']:g} ({meta['lr_schedule']} schedule)"
                      + (f", initialised from {meta['init_from']}" if meta.get("init_from") else "") + ".")
         parts.append(f"- Command: `{meta['command']}`")
+        if meta.get("selection"):
+            parts.append(f"- Which checkpoint ships: {meta['selection']}")
         parts.append(f"- Time in training steps: {meta['step_time_hours']} hours on {meta['machine']}, "
                      f"PyTorch {meta['torch']}, {meta['date']}.")
         parts.append(f"- Weights: `{meta['weights']['file']}`, {meta['weights']['dtype']}, "
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-summary", required=True, help="one phrase: what it was trained on")
     parser.add_argument("--init-from", default=None, help="SRGAN: the course model it started from")
     parser.add_argument("--threads", default="", help="how the run used the CPU, e.g. '1 thread'")
+    parser.add_argument("--selection", default=None, help="why this checkpoint of the run ships (SRGAN: not by PSNR)")
     args = parser.parse_args(argv)
 
     model = course_models.resolve(args.name)
@@ -201,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "lr_schedule": config.get("lr_schedule", "step"),
         "command": args.command,
         "init_from": args.init_from,
+        "selection": args.selection,
         "training_data": {
             "summary": args.data_summary,
             "validation_images": [name for name, _ in val_images],
