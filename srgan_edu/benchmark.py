@@ -41,6 +41,43 @@ MODELS = ("srresnet", "srgan")
 MODES = ("fp32", "channels_last", "amp", "compile")
 DEFAULT_MODES = ("fp32", "channels_last", "amp")
 
+# Dense peak TFLOP/s by device name (vendor data sheets; SXM parts where there are two).
+PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H200": {"bf16": 989.0, "fp16": 989.0, "tf32": 495.0, "fp32": 67.0},
+    "H100": {"bf16": 989.0, "fp16": 989.0, "tf32": 495.0, "fp32": 67.0},
+    "A100": {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5},
+    "L4": {"bf16": 121.0, "fp16": 121.0, "tf32": 60.0, "fp32": 30.3},
+    "T4": {"fp16": 65.0, "fp32": 8.1},
+    "RTX 4090": {"bf16": 165.2, "fp16": 165.2, "tf32": 82.6, "fp32": 82.6},
+}
+
+
+def peak_flops(device_name: str, precision: str) -> float | None:
+    """The dense peak FLOP/s of a GPU named ``device_name`` at ``precision`` ("bf16", "fp16",
+    "tf32" or "fp32"), or None where the table does not know it (every CPU)."""
+    for name, peaks in PEAK_TFLOPS.items():
+        if name.lower() in device_name.lower() and precision in peaks:
+            return peaks[precision] * 1e12
+    return None
+
+
+def _peak_precision(device: torch.device, autocast_dtype: torch.dtype | None) -> str:
+    if autocast_dtype == torch.bfloat16:
+        return "bf16"
+    if autocast_dtype == torch.float16:
+        return "fp16"
+    return "tf32" if device.type == "cuda" and torch.backends.cudnn.allow_tf32 else "fp32"
+
+
+def count_flops(step: Any) -> int:
+    """FLOPs of one call of ``step()``, counted by ``torch.utils.flop_counter.FlopCounterMode``
+    (forward and backward; a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
+
 
 def _skip_reason(mode: str, device: torch.device) -> str | None:
     """Why ``mode`` cannot run on ``device``, or None when it can."""
@@ -101,7 +138,8 @@ def time_mode(
         ``precision``, ``seconds_per_step``, ``steps_per_second``, ``images_per_second``.
     """
     row: dict[str, Any] = {"model": model, "mode": mode, "status": "skipped", "reason": None, "precision": None,
-                           "seconds_per_step": None, "steps_per_second": None, "images_per_second": None}
+                           "seconds_per_step": None, "steps_per_second": None, "images_per_second": None,
+                           "flops_per_step": None, "flops_per_second": None, "peak_flops": None, "mfu": None}
     reason = _skip_reason(mode, device)
     if reason is not None:
         row["reason"] = reason
@@ -147,6 +185,8 @@ def time_mode(
 
     for _ in range(warmup):
         step()
+    # Counted on an untimed step; a compiled step is not seen op by op, so compile is not counted.
+    flops = count_flops(step) if mode != "compile" else None
     _synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
@@ -156,6 +196,14 @@ def time_mode(
     seconds = (time.perf_counter() - start) / steps
     row.update(status="ok", seconds_per_step=seconds, steps_per_second=1.0 / seconds,
                images_per_second=batch_size / seconds)
+    if flops is not None:
+        row.update(flops_per_step=flops, flops_per_second=flops / seconds)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        peak = peak_flops(name, _peak_precision(device, precision.autocast_dtype))
+        row["peak_flops"] = peak
+        if peak is not None and flops is not None:
+            row["mfu"] = flops / seconds / peak
     return row
 
 
@@ -219,15 +267,21 @@ def format_table(report: dict[str, Any]) -> str:
         f"{settings['scale']}, SRResNet {settings['num_blocks']} blocks x {settings['num_features']} features; "
         f"{settings['warmup']} warm-up + {settings['steps']} timed steps",
         "",
-        "| model | mode | precision | steps/s | images/s | s/step |",
-        "|---|---|---|---:|---:|---:|",
+        "| model | mode | precision | steps/s | images/s | s/step | GFLOP/step | TFLOP/s | MFU |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["results"]:
         if row["status"] == "ok":
+            gflop = "-" if row.get("flops_per_step") is None else f"{row['flops_per_step'] / 1e9:.1f}"
+            tflops = "-" if row.get("flops_per_second") is None else f"{row['flops_per_second'] / 1e12:.3f}"
+            mfu = "-" if row.get("mfu") is None else f"{100 * row['mfu']:.1f} %"
             lines.append(f"| {row['model']} | {row['mode']} | {row['precision']} | {row['steps_per_second']:.3f} | "
-                         f"{row['images_per_second']:.2f} | {row['seconds_per_step']:.3f} |")
+                         f"{row['images_per_second']:.2f} | {row['seconds_per_step']:.3f} | {gflop} | {tflops} | {mfu} |")
         else:
-            lines.append(f"| {row['model']} | {row['mode']} | skipped: {row['reason']} | - | - | - |")
+            lines.append(f"| {row['model']} | {row['mode']} | skipped: {row['reason']} | - | - | - | - | - | - |")
+    if env["device"].startswith("cpu"):
+        lines.append("MFU left out on a CPU: it would need the processor's peak FLOP/s for this precision "
+                     "(cores x clock x FLOPs per cycle per core), which the table does not know.")
     return "\n".join(lines)
 
 

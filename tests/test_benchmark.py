@@ -57,3 +57,31 @@ def test_format_table_lists_skipped_modes_with_their_reason():
     table = benchmark.format_table(report)
     assert "| srgan | fp32 | fp32 | 0.500 | 8.00 | 2.000 |" in table
     assert "skipped: needs CUDA" in table
+
+
+def test_flop_count_matches_flop_counter_mode_and_scales_with_batch():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    def counted(batch):
+        x = torch.rand(batch, 3, 8, 8)
+        with FlopCounterMode(display=False) as counter:
+            conv(x).sum().backward()
+        return counter.get_total_flops()
+
+    assert benchmark.count_flops(lambda: conv(torch.rand(2, 3, 8, 8)).sum().backward()) == counted(2)
+    # forward 2*B*H*W*Cout*Cin*9; backward the same again (weight gradient only: x needs none)
+    assert counted(2) == 2 * 2 * 2 * 8 * 8 * 8 * 3 * 9
+    assert benchmark.count_flops(lambda: conv(torch.rand(4, 3, 8, 8)).sum().backward()) == 2 * counted(2)
+
+
+def test_benchmark_rows_carry_flops_and_the_peak_table_answers():
+    report = benchmark.cli_main  # noqa: F841 (the CLI is tested above)
+    row = benchmark.time_mode("srresnet", "fp32", device=torch.device("cpu"), batch_size=2, hr_crop=24,
+                              num_blocks=1, num_features=8, steps=1, warmup=1)
+    assert row["flops_per_step"] > 0 and row["flops_per_second"] > 0 and row["mfu"] is None
+    assert benchmark.peak_flops("NVIDIA H200", "bf16") == 989e12
+    assert benchmark.peak_flops("NVIDIA A100-SXM4-80GB", "tf32") == 156e12
+    assert benchmark.peak_flops("Tesla T4", "bf16") is None
+    assert benchmark.peak_flops("AMD EPYC 9B14", "fp32") is None
