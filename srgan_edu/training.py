@@ -386,7 +386,7 @@ def srgan_step(
 ) -> dict[str, torch.Tensor]:
     """One SRGAN iteration: G makes a batch, D takes one step on it, then G takes one step (k = 1).
 
-    The same G(lr_img) serves both steps, as in the min-max game of eq. 1: D learns on it
+    The same G(lr_img) serves both steps, as in the min-max game of eq. 2: D learns on it
     detached, then G learns from the updated D's verdict on it.
 
     Args:
