@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from srgan_edu.data import file_sha256  # noqa: F401  (re-exported: the checksum a model card quotes)
 from srgan_edu.srresnet import SRResNet
 
 # The SHA-256 of each shipped weights file. It lives in the code, not beside the file, so
@@ -116,15 +117,6 @@ def resolve(model: CourseModel | str) -> CourseModel:
         if candidate.value.lower() == wanted:
             return candidate
     raise ValueError(f"No course model called {model!r}; the course ships {', '.join(names())}.")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file, as 64 hex digits."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_generator_config(config: Any, source: Path) -> dict[str, Any]:

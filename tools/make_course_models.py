@@ -18,13 +18,13 @@ import csv
 import datetime
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
 import torch
 
 from srgan_edu import course_models, data, evaluation, metrics
+from srgan_edu.benchmark import _cpu_name
 from srgan_edu.checkpoints import load_checkpoint
 from srgan_edu.images import list_images, load_image, modcrop
 from srgan_edu.srresnet import SRResNet
@@ -49,16 +49,6 @@ def _scores(generator, images, scale: int) -> dict:
     return {key: {"mean": {m: sum(r[m] for r in values) / len(values) for m in ("psnr", "ssim", "hf_energy_ratio")},
                   "per_image": values}
             for key, values in rows.items()}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
 
 
 CARD_INTRO = """# The course models
