@@ -779,6 +779,7 @@ def train_srresnet(
     val_images: Sequence[tuple[str, torch.Tensor]] | None = None,
     device: torch.device | str | None = None,
     resume: bool = False,
+    init_generator: str | os.PathLike | None = None,
     content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     vgg_weights: Any = "pretrained",
     progress: bool = True,
@@ -797,6 +798,8 @@ def train_srresnet(
         device: where to train (default: where the generator is; under ``torchrun``, this
             process's GPU or CPU).
         resume: continue from the newest checkpoint in ``run_dir`` (start afresh if there is none).
+        init_generator: fine-tune: start a new run from these generator weights, a checkpoint
+            file or a course model's name (``"SRResNet-MSE"``); ignored when resuming.
         content_loss: a custom ``loss(sr_img, hr_img)`` instead of ``config.content_loss``.
         vgg_weights: for VGG content losses: ``"pretrained"`` (default), a path, or None (random).
         progress: show a tqdm progress bar.
@@ -812,7 +815,7 @@ def train_srresnet(
         FileExistsError: ``run_dir`` holds checkpoints and ``resume`` is False.
     """
     return _train("srresnet", generator, None, train_data, config or TrainConfig.srresnet(), run_dir=run_dir,
-                  val_images=val_images, device=device, resume=resume, init_generator=None,
+                  val_images=val_images, device=device, resume=resume, init_generator=init_generator,
                   content_loss=content_loss, vgg_weights=vgg_weights, progress=progress, on_log=on_log)
 
 
@@ -881,6 +884,27 @@ def _check_recipe(saved: dict[str, Any], config: TrainConfig, source: Path) -> N
             f"not be the run it claims to be. Use the same settings (only steps, logging, checkpoint and precision "
             f"options may change), or start a new run in another folder."
         )
+
+
+def _init_generator_weights(generator: nn.Module, source: str | os.PathLike, device: Any) -> str:
+    """Load ``source`` (a checkpoint file, or a course model's name) into ``generator``; says what it was."""
+    from srgan_edu import course_models  # course_models builds on the networks, not on training
+
+    if not Path(source).exists() and str(source).strip().lower().replace("_", "-") in {
+            name.lower() for name in course_models.names()}:
+        shipped = course_models.load(str(source), device=device)
+        wanted = dict(getattr(generator, "config", {}) or {})
+        if wanted and dict(shipped.config) != wanted:
+            raise CheckpointMismatchError(
+                f"The course model {source} is a generator with {dict(shipped.config)}, this run builds "
+                f"{wanted}: start with the paper's generator (the defaults) to fine-tune it.")
+        generator.load_state_dict(shipped.state_dict())
+        return f"the course model {course_models.resolve(str(source)).value}"
+    state = checkpoints.load_checkpoint(source, map_location=device)
+    checkpoints.check_compatible(state, kinds=KINDS, generator_config=getattr(generator, "config", None),
+                                 source=source)
+    generator.load_state_dict(state["generator"])
+    return f"{source} ({checkpoints.describe(state)})"
 
 
 def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, run_dir, val_images, device,
@@ -977,11 +1001,7 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
         if resume:
             say(f"Nothing to resume in {paths['checkpoints']}: starting a new run.")
         if init_generator is not None:
-            state = checkpoints.load_checkpoint(init_generator, map_location=device)
-            checkpoints.check_compatible(state, kinds=KINDS, generator_config=getattr(generator, "config", None),
-                                         source=init_generator)
-            generator.load_state_dict(state["generator"])
-            say(f"Generator initialised from {init_generator} ({checkpoints.describe(state)})")
+            say(f"Generator initialised from {_init_generator_weights(generator, init_generator, device)}")
         elif kind == "srgan":
             say("Note: the generator starts from its current weights, not from a trained SRResNet checkpoint "
                 "(the paper initialises SRGAN from SRResNet; pass init_generator / --init-generator).")
@@ -1235,8 +1255,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                              "folder, or beside a --data-dir of training images; never a test set)")
     parser.add_argument("--out", default=None, help="the run folder (default: runs/MODEL)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    parser.add_argument("--init-generator", default=None, metavar="CKPT",
-                        help="srgan: start the generator from this SRResNet checkpoint (the paper does)")
+    parser.add_argument("--init-generator", default=None, metavar="CKPT|MODEL",
+                        help="start the generator from this checkpoint or course model (SRResNet-MSE): srgan, "
+                             "as the paper does; srresnet, to fine-tune")
     group = parser.add_argument_group("schedule (defaults: the paper's)")
     group.add_argument("--steps", type=int, default=None, help="total updates (paper: 1000000 srresnet, 200000 srgan)")
     group.add_argument("--batch-size", type=int, default=None, help="crops per step and process (paper: 16)")
@@ -1370,9 +1391,6 @@ def cli_main(args: argparse.Namespace) -> int:
     try:
         device = context.device if context.enabled else pick_device(args.device)
         try:
-            if args.model == "srresnet" and args.init_generator is not None:
-                raise ValueError("--init-generator starts SRGAN from a trained SRResNet; an SRResNet run starts "
-                                 "from scratch. To continue an SRResNet run, use --resume with its --out folder.")
             config = _cli_config(args)
             if args.num_blocks < 0 or args.num_features < 1:
                 raise ValueError(f"--num-blocks must be 0 or more and --num-features 1 or more (paper: 16 and 64), "
@@ -1412,7 +1430,8 @@ def cli_main(args: argparse.Namespace) -> int:
                       vgg_weights=vgg_weights, progress=not args.no_progress)
         try:
             if args.model == "srresnet":
-                result = train_srresnet(generator, train_source, config, **common)
+                result = train_srresnet(generator, train_source, config, init_generator=args.init_generator,
+                                        **common)
             else:
                 discriminator = Discriminator(in_size=config.hr_crop)
                 result = train_srgan(generator, discriminator, train_source, config,

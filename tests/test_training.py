@@ -89,12 +89,27 @@ def test_defaults_are_the_papers_schedule():
         TrainConfig(lr_drop_step=0)
 
 
-def test_cli_refuses_init_generator_for_srresnet(tmp_path, capsys):
+def test_srresnet_fine_tunes_from_a_course_model_by_name(tmp_path, capsys):
+    """``train srresnet --init-generator SRResNet-MSE`` starts from the shipped weights (a fine-tune)."""
+    from srgan_edu import course_models
+
+    shipped = course_models.load("SRResNet-MSE")
+    generator = SRResNet(**shipped.config)
+    config = tiny_config(steps=1, log_every=1, learning_rate=1e-12, hr_crop=24)
+    result = training.train_srresnet(generator, TinyPairs(), config, run_dir=tmp_path / "run",
+                                     init_generator="srresnet_mse", progress=False)
+    assert torch.allclose(result.generator.head[0].weight, shipped.head[0].weight, atol=1e-6)
+    assert "Generator initialised from the course model SRResNet-MSE" in capsys.readouterr().out
+    with pytest.raises(CheckpointMismatchError, match="start with the paper's generator"):
+        training.train_srresnet(SRResNet(num_blocks=1, num_features=8), TinyPairs(), config,
+                                run_dir=tmp_path / "small", init_generator="SRResNet-MSE", progress=False)
+
+
+def test_cli_init_generator_names_a_missing_file(tmp_path, capsys):
     argv = ["srresnet", "--builtin", "--steps", "1", "--init-generator", str(tmp_path / "x.pt"),
             "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"]
     assert training.cli_main(_parse(argv)) == 2
-    assert "--init-generator starts SRGAN" in capsys.readouterr().err
-    assert not (tmp_path / "run").exists()
+    assert "No checkpoint at" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("amp", [None, True])
