@@ -17,17 +17,36 @@ tensors already on the device: this measures the networks, not image decoding. T
 has random weights, which costs exactly as much time as the pretrained ones and needs no
 download. Each mode runs ``warmup`` untimed steps (memory allocation, cuDNN autotuning,
 compilation), then ``steps`` timed ones.
+
+**Compile pay-back.** The warm-up steps are timed one by one as well. ``torch.compile`` spends
+its compile time in them, so (with ``compile`` and its base mode in one run) the report gives
+the extra warm-up time of the compiled run, the time each compiled step saves, and the number
+of steps after which a compiled run has caught up (:func:`compile_payback`). The trainer keeps
+compile off by default (``TrainConfig.compile``); this is the number that says for which runs
+``--compile`` is worth it.
+
+**The data loader** (``--data FOLDER``). A training step waits for its batch, so the benchmark
+also times the trainer's own input pipeline on a folder of HR images (DIV2K, its sub-images
+from ``python -m srgan_edu subimages``, or any folder of PNGs): :class:`srgan_edu.data.HRImageFolder`
+decoded once into memory or read from disk at every crop, random crops degraded to LR by
+:class:`srgan_edu.data.PairedPatchDataset`, batched by :func:`srgan_edu.training.training_loader`
+with several worker counts, the trainer's default (:func:`srgan_edu.training.default_num_workers`)
+among them (:func:`time_loader`). Beside each loader row stands the step rate of each model, so
+the table says whether training would wait for its data; and the step is timed once more fed by
+the trainer's default loader instead of random tensors (:func:`benchmark_training`), which is
+the answer itself: if the fed step is slower, training is input-bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +137,7 @@ def time_mode(
     steps: int = 20,
     warmup: int = 5,
     seed: int = 0,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> dict[str, Any]:
     """Time one model in one mode.
 
@@ -130,16 +150,22 @@ def time_mode(
         num_blocks, num_features: the generator's size (paper: 16 and 64); the discriminator's
             first layers have ``num_features`` maps too (64 in the paper).
         steps: timed steps.
-        warmup: untimed steps before.
+        warmup: steps before the timed ones, each timed on its own (``warmup_seconds``).
         seed: seeds the weights and the random batch.
+        batches: where each step takes its (lr_img, hr_img) batch, e.g. ``iter(training_loader(...))``
+            (moved to the device as the trainer does); None: one random batch already on the
+            device, reused, so that only the networks are timed.
 
     Returns:
         A result row: ``model``, ``mode``, ``status`` ("ok" or "skipped"), ``reason``,
-        ``precision``, ``seconds_per_step``, ``steps_per_second``, ``images_per_second``.
+        ``precision``, ``seconds_per_step``, ``steps_per_second``, ``images_per_second``,
+        ``warmup_seconds`` (one per warm-up step), ``first_step_seconds``, the FLOP figures,
+        and ``fed`` (whether the batches came from ``batches``).
     """
     row: dict[str, Any] = {"model": model, "mode": mode, "status": "skipped", "reason": None, "precision": None,
                            "seconds_per_step": None, "steps_per_second": None, "images_per_second": None,
-                           "flops_per_step": None, "flops_per_second": None, "peak_flops": None, "mfu": None}
+                           "flops_per_step": None, "flops_per_second": None, "peak_flops": None, "mfu": None,
+                           "warmup_seconds": [], "first_step_seconds": None, "fed": batches is not None}
     reason = _skip_reason(mode, device)
     if reason is not None:
         row["reason"] = reason
@@ -158,11 +184,20 @@ def time_mode(
     hr_img = torch.rand(batch_size, 3, hr_crop, hr_crop, device=device) * 2 - 1
     lr_img = lr_img.contiguous(memory_format=memory_format)
     hr_img = hr_img.contiguous(memory_format=memory_format)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        if batches is None:
+            return lr_img, hr_img
+        lr_batch, hr_batch = next(batches)  # as the trainer moves it
+        return (lr_batch.to(device, non_blocking=True).contiguous(memory_format=memory_format),
+                hr_batch.to(device, non_blocking=True).contiguous(memory_format=memory_format))
+
     generator_fast = torch.compile(generator) if mode == "compile" else generator
 
     if model == "srresnet":
         def step() -> dict[str, torch.Tensor]:
-            return training.srresnet_step(generator_fast, generator_optimizer, lr_img, hr_img,
+            lr_batch, hr_batch = next_batch()
+            return training.srresnet_step(generator_fast, generator_optimizer, lr_batch, hr_batch,
                                           losses.mse_content_loss, scaler=generator_scaler,
                                           autocast_dtype=precision.autocast_dtype)
     elif model == "srgan":
@@ -176,15 +211,21 @@ def time_mode(
         perceptual = losses.PerceptualLoss(content, adversarial_weight=1e-3)
 
         def step() -> dict[str, torch.Tensor]:
+            lr_batch, hr_batch = next_batch()
             return training.srgan_step(generator_fast, discriminator_fast, generator_optimizer,
-                                       discriminator_optimizer, lr_img, hr_img, perceptual,
+                                       discriminator_optimizer, lr_batch, hr_batch, perceptual,
                                        generator_scaler=generator_scaler, discriminator_scaler=discriminator_scaler,
                                        autocast_dtype=precision.autocast_dtype)
     else:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
 
-    for _ in range(warmup):
+    warmup_seconds = []
+    for _ in range(warmup):  # one by one: torch.compile spends its compile time here
+        start = time.perf_counter()
         step()
+        _synchronize(device)
+        warmup_seconds.append(time.perf_counter() - start)
+    row.update(warmup_seconds=warmup_seconds, first_step_seconds=warmup_seconds[0] if warmup_seconds else None)
     # Counted on an untimed step; a compiled step is not seen op by op, so compile is not counted.
     flops = count_flops(step) if mode != "compile" else None
     _synchronize(device)
@@ -207,6 +248,243 @@ def time_mode(
     return row
 
 
+def trainer_mode(device: torch.device) -> str:
+    """The mode that ``python -m srgan_edu train`` uses on ``device`` when not told otherwise
+    (:meth:`srgan_edu.training.Precision.choose` with its defaults; compile is off by default)."""
+    precision = training.Precision.choose(device)
+    if precision.autocast_dtype is not None:
+        return "amp"
+    return "channels_last" if precision.channels_last else "fp32"
+
+
+def compile_base_mode(device: torch.device) -> str:
+    """The eager mode that ``compile`` is on top of in :func:`time_mode` (same precision and layout)."""
+    return "amp" if device.type == "cuda" else "channels_last"
+
+
+def compile_payback(base: dict[str, Any], compiled: dict[str, Any]) -> dict[str, Any]:
+    """After how many steps a compiled run has caught up with the eager one.
+
+    Both rows come from :func:`time_mode` with the same warm-up count ``k``. Over ``n >= k``
+    steps the eager run takes ``W_e + (n - k) s_e`` seconds and the compiled one
+    ``W_c + (n - k) s_c`` (``W`` the warm-up total, ``s`` the steady seconds per step), so the
+    compiled run is ahead from ``n = k + (W_c - W_e) / (s_e - s_c)`` steps on. The eager
+    run's own first-step costs (allocation, cuDNN autotuning) are in ``W_e``, so they are not
+    blamed on the compiler.
+
+    Returns:
+        ``compile_seconds`` (W_c - W_e: the extra warm-up time of the compiled run),
+        ``seconds_saved_per_step`` (s_e - s_c), ``payback_steps`` (None where it never pays
+        back or cannot be told) and ``reason`` (why not, else None).
+    """
+    out: dict[str, Any] = {"base_mode": base.get("mode"), "compile_seconds": None, "seconds_saved_per_step": None,
+                           "payback_steps": None, "reason": None}
+    if base.get("status") != "ok" or compiled.get("status") != "ok":
+        out["reason"] = "the compiled mode or its base mode did not run"
+        return out
+    if not compiled["warmup_seconds"] or len(base["warmup_seconds"]) != len(compiled["warmup_seconds"]):
+        out["reason"] = "needs the same warm-up of at least 1 step in both modes (the compile happens there)"
+        return out
+    extra = sum(compiled["warmup_seconds"]) - sum(base["warmup_seconds"])
+    saved = base["seconds_per_step"] - compiled["seconds_per_step"]
+    out.update(compile_seconds=extra, seconds_saved_per_step=saved)
+    if saved <= 0:
+        out["reason"] = "never: a compiled step is not faster than an eager one here"
+    else:
+        out["payback_steps"] = len(compiled["warmup_seconds"]) + max(0.0, extra) / saved
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# The data loader: can the input pipeline keep up with the step?
+# ---------------------------------------------------------------------------------------
+
+STORAGES = ("memory", "disk")
+
+
+def default_worker_counts(device: torch.device) -> list[int]:
+    """0, 1, 2, 4, 8, 16 up to the number of cores, and the trainer's defaults for this device."""
+    cores = os.cpu_count() or 1
+    counts = {n for n in (0, 1, 2, 4, 8, 16) if n <= cores}
+    counts |= {training.default_num_workers(device, in_memory=True),
+               training.default_num_workers(device, in_memory=False)}
+    return sorted(counts)
+
+
+def open_folder(folder: str | os.PathLike, storage: str, *,
+                headers: Any = None) -> tuple[Any, float | None, str | None]:
+    """``(HRImageFolder, seconds to open it, None)``, or ``(None, None, reason)`` where the trainer
+    would not hold the images in memory (more than ``data.IN_MEMORY_LIMIT_BYTES`` decoded).
+
+    ``storage`` is ``"memory"`` (every image decoded now and kept, as the trainer does when they
+    fit) or ``"disk"`` (decoded again at every crop); opening the folder decodes everything in
+    the first case and only reads the file headers in the second. ``headers``: the folder already
+    opened from disk, to read its tens of thousands of headers (DIV2K sub-images) only once.
+    """
+    from srgan_edu import data
+
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {STORAGES}, got {storage!r}")
+    start = time.perf_counter()
+    if headers is None:
+        headers = data.HRImageFolder(folder, in_memory=False)
+    if storage == "disk":
+        return headers, time.perf_counter() - start, None
+    if headers.decoded_bytes() > data.IN_MEMORY_LIMIT_BYTES:
+        return None, None, (f"{headers.decoded_bytes() / 2**30:.1f} GB decoded, more than the "
+                            f"{data.IN_MEMORY_LIMIT_BYTES / 2**30:.0f} GB the trainer holds in memory")
+    start = time.perf_counter()
+    images = data.HRImageFolder(folder, in_memory=True)
+    return images, time.perf_counter() - start, None
+
+
+def loader_dataset(images: Any, *, hr_crop: int, scale: int, seed: int) -> Any:
+    """The training patches the trainer makes from a folder: random crops degraded to LR
+    (bicubic), flips and rotations, HR in [-1, 1] (as ``training`` does with a folder)."""
+    from srgan_edu.data import PairedPatchDataset
+
+    return PairedPatchDataset(images, hr_crop=hr_crop, scale=scale, hr_range="signed", augment=True, seed=seed)
+
+
+def trainer_loader(dataset: Any, *, device: torch.device, batch_size: int, num_workers: int, seed: int):
+    """The trainer's DataLoader (:func:`srgan_edu.training.training_loader`), pinned memory on CUDA."""
+    return training.training_loader(dataset, batch_size=batch_size, seed=seed, num_workers=num_workers,
+                                    pin_memory=device.type == "cuda")
+
+
+def time_loader(
+    dataset: Any,
+    *,
+    device: torch.device,
+    num_workers: int,
+    batch_size: int = 16,
+    batches: int = 50,
+    warmup: int = 2,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Time the trainer's DataLoader alone: how many crops per second it delivers to ``device``.
+
+    The first batch (starting the worker processes) is timed on its own. Workers fill a queue of
+    ``2 * num_workers`` batches ahead (the DataLoader's prefetch) while the first batch is
+    awaited, so ``warmup + 2 * num_workers`` batches are drawn untimed before ``batches`` timed
+    ones: otherwise the timed loop would start by emptying a full queue and look faster.
+
+    Nothing else runs meanwhile: on a CPU the workers have every core to themselves here, which
+    they will share with the training step in a real run (:func:`benchmark_training` times that
+    too).
+
+    Returns:
+        A row: ``num_workers``, ``first_batch_seconds``, ``seconds_per_batch``,
+        ``batches_per_second``, ``crops_per_second``, ``warmup_batches``, ``batches``.
+    """
+    loader = trainer_loader(dataset, device=device, batch_size=batch_size, num_workers=num_workers, seed=seed)
+    untimed = warmup + 2 * num_workers
+
+    def fetch() -> None:
+        lr_img, hr_img = next(stream)
+        lr_img.to(device, non_blocking=True), hr_img.to(device, non_blocking=True)
+
+    start = time.perf_counter()
+    stream = iter(loader)
+    fetch()
+    first = time.perf_counter() - start
+    for _ in range(untimed):
+        fetch()
+    _synchronize(device)
+    start = time.perf_counter()
+    for _ in range(batches):
+        fetch()
+    _synchronize(device)
+    seconds = (time.perf_counter() - start) / batches
+    del stream  # stops the workers
+    return {"num_workers": num_workers, "first_batch_seconds": first, "seconds_per_batch": seconds,
+            "batches_per_second": 1.0 / seconds, "crops_per_second": batch_size / seconds,
+            "warmup_batches": untimed, "batches": batches}
+
+
+def input_bound_verdict(loader_row: dict[str, Any], steps_per_second: float) -> str:
+    """What a loader row means for a step that runs ``steps_per_second`` on ready data.
+
+    With 0 workers the main process makes each batch between two steps, so the two times add
+    up; with workers the batches are made meanwhile, and the step waits only when the loader
+    delivers fewer batches per second than the step takes (on a CPU the workers also take cores
+    from the step, which this estimate does not see; the fed step measures it).
+    """
+    batches_per_second = loader_row["batches_per_second"]
+    if loader_row["num_workers"] == 0:
+        added = steps_per_second / batches_per_second  # loader seconds per batch / step seconds
+        fed = 1.0 / (1.0 / steps_per_second + 1.0 / batches_per_second)
+        return f"in series: +{100 * added:.0f} % per step ({fed:.3g} steps/s)"
+    ratio = batches_per_second / steps_per_second
+    if ratio < 1:
+        return f"input-bound: {ratio:.2f}x the step rate"
+    return f"keeps up: {ratio:.1f}x the step rate"
+
+
+def benchmark_loader(
+    folder: str | os.PathLike,
+    *,
+    device: torch.device,
+    storages: Sequence[str] = STORAGES,
+    worker_counts: Sequence[int] | None = None,
+    batch_size: int = 16,
+    hr_crop: int = 96,
+    scale: int = 4,
+    batches: int = 50,
+    warmup: int = 2,
+    seed: int = 0,
+    opened: dict[str, tuple[Any, float | None, str | None]] | None = None,
+) -> dict[str, Any]:
+    """Time the trainer's DataLoader on ``folder`` for every (storage, worker count).
+
+    Args:
+        folder: a folder of HR images (directly in it), e.g. DIV2K or its sub-images.
+        device: where the batches go (pinned memory on CUDA, as in the trainer).
+        storages: ``"memory"`` and/or ``"disk"`` (see :func:`open_folder`).
+        worker_counts: DataLoader workers to try (default :func:`default_worker_counts`); the
+            trainer's default for this folder and device is always among them.
+        batch_size, hr_crop, scale: the batches (paper: 16 crops of 96x96 HR, scale 4).
+        batches, warmup: timed and untimed batches per row (see :func:`time_loader`).
+        seed: seeds the crops.
+        opened: a dict to reuse and fill with :func:`open_folder`'s answer for each storage, so
+            that a caller can reuse the opened folders (no second decoding).
+
+    Returns:
+        ``{"folder", "images", "decoded_bytes", "trainer_storage", "trainer_workers", "rows"}``;
+        each row has ``storage``, ``open_seconds``, ``trainer_default`` (the setting a
+        ``train`` run on this folder and device uses when not told), ``status`` ("ok" or
+        "skipped"), ``reason`` and the figures of :func:`time_loader`.
+    """
+    from srgan_edu import data
+
+    device = torch.device(device)
+    opened = {} if opened is None else opened
+    start = time.perf_counter()
+    headers = data.HRImageFolder(folder, in_memory=False)  # also raises for a missing or empty folder
+    opened.setdefault("disk", (headers, time.perf_counter() - start, None))
+    loader_dataset(headers, hr_crop=hr_crop, scale=scale, seed=seed)  # raises for an image smaller than a crop
+    fits = headers.decoded_bytes() <= data.IN_MEMORY_LIMIT_BYTES  # what HRImageFolder(in_memory=None) decides
+    trainer_storage = "memory" if fits else "disk"
+    trainer_workers = training.default_num_workers(device, in_memory=fits)
+    counts = sorted(set(default_worker_counts(device) if worker_counts is None else worker_counts) | {trainer_workers})
+    rows = []
+    for storage in storages:
+        if storage not in opened:
+            opened[storage] = open_folder(folder, storage, headers=headers)
+        images, open_seconds, reason = opened[storage]
+        for num_workers in counts:
+            row: dict[str, Any] = {"storage": storage, "num_workers": num_workers, "open_seconds": open_seconds,
+                                   "trainer_default": (storage, num_workers) == (trainer_storage, trainer_workers),
+                                   "status": "skipped", "reason": reason}
+            if images is not None:
+                dataset = loader_dataset(images, hr_crop=hr_crop, scale=scale, seed=seed)
+                row.update(time_loader(dataset, device=device, num_workers=num_workers, batch_size=batch_size,
+                                       batches=batches, warmup=warmup, seed=seed), status="ok")
+            rows.append(row)
+    return {"folder": str(Path(folder).resolve()), "images": len(headers), "decoded_bytes": headers.decoded_bytes(),
+            "trainer_storage": trainer_storage, "trainer_workers": trainer_workers, "rows": rows}
+
+
 def benchmark_training(
     *,
     device: torch.device | str | None = None,
@@ -220,11 +498,28 @@ def benchmark_training(
     steps: int = 20,
     warmup: int = 5,
     seed: int = 0,
+    data: str | os.PathLike | None = None,
+    storages: Sequence[str] = STORAGES,
+    worker_counts: Sequence[int] | None = None,
+    loader_batches: int = 50,
+    loader_warmup: int = 2,
 ) -> dict[str, Any]:
-    """Time every (model, mode) pair; see :func:`time_mode` for the arguments.
+    """Time every (model, mode) pair, and with ``data`` the data loader too.
+
+    See :func:`time_mode` for the step arguments. With ``compile`` and its base mode
+    (:func:`compile_base_mode`) both timed, each model gets a :func:`compile_payback` entry.
+
+    With ``data`` (a folder of HR images) :func:`benchmark_loader` times the loader for each of
+    ``storages`` and ``worker_counts`` (``loader_batches`` and ``loader_warmup`` batches per
+    row); the mode the trainer uses by default (:func:`trainer_mode`) is timed even when not in
+    ``modes``, so that each loader row can stand beside its step rate; and each model's step is
+    timed once more in that mode fed by the trainer's default loader on ``data`` (``fed``
+    rows: as many steps as ``steps``, at least 16 per worker, so that the prefetched batches do not
+    hide a slow loader).
 
     Returns:
-        ``{"environment": {...}, "settings": {...}, "results": [row, ...]}``, plain JSON data.
+        ``{"environment": {...}, "settings": {...}, "results": [row, ...], "compile": [...],
+        "loader": {...} or None, "fed": [row, ...]}``, plain JSON data.
     """
     from srgan_edu import __version__
     from srgan_edu.runtime import pick_device
@@ -247,14 +542,44 @@ def benchmark_training(
     settings = {"batch_size": batch_size, "hr_crop": hr_crop, "scale": scale, "num_blocks": num_blocks,
                 "num_features": num_features, "steps": steps, "warmup": warmup,
                 "vgg19": "random weights (same cost as pretrained; timing only)",
-                "data": "random tensors on the device"}
+                "data": "random tensors on the device", "trainer_mode": trainer_mode(device),
+                "loader_batches": loader_batches if data is not None else None,
+                "loader_warmup": loader_warmup if data is not None else None}
+    modes = list(modes)
+    if data is not None and settings["trainer_mode"] not in modes:
+        modes.append(settings["trainer_mode"])
+    sizes = {"batch_size": batch_size, "hr_crop": hr_crop, "scale": scale, "num_blocks": num_blocks,
+             "num_features": num_features, "seed": seed}
+    loader, opened = None, {}
+    if data is not None:  # first, so that a bad folder is reported before minutes of timing
+        loader = benchmark_loader(data, device=device, storages=storages, worker_counts=worker_counts,
+                                  batch_size=batch_size, hr_crop=hr_crop, scale=scale, batches=loader_batches,
+                                  warmup=loader_warmup, seed=seed, opened=opened)
     results = []
     for model in models:
         for mode in modes:
-            results.append(time_mode(model, mode, device=device, batch_size=batch_size, hr_crop=hr_crop,
-                                     scale=scale, num_blocks=num_blocks, num_features=num_features, steps=steps,
-                                     warmup=warmup, seed=seed))
-    return {"environment": environment, "settings": settings, "results": results}
+            results.append(time_mode(model, mode, device=device, steps=steps, warmup=warmup, **sizes))
+    rows = {(row["model"], row["mode"]): row for row in results}
+    paybacks = []
+    for model in models:
+        base, compiled = rows.get((model, compile_base_mode(device))), rows.get((model, "compile"))
+        if base is not None and compiled is not None:
+            paybacks.append({"model": model, **compile_payback(base, compiled)})
+    fed = []
+    if loader is not None:
+        storage, workers = loader["trainer_storage"], loader["trainer_workers"]
+        if storage not in opened:
+            opened[storage] = open_folder(data, storage, headers=opened["disk"][0])
+        images = opened[storage][0]
+        for model in models:
+            stream = iter(trainer_loader(loader_dataset(images, hr_crop=hr_crop, scale=scale, seed=seed),
+                                         device=device, batch_size=batch_size, num_workers=workers, seed=seed))
+            row = time_mode(model, settings["trainer_mode"], device=device, steps=max(steps, 16 * workers),
+                            warmup=warmup, batches=stream, **sizes)
+            del stream  # stops the workers
+            fed.append({**row, "storage": storage, "num_workers": workers})
+    return {"environment": environment, "settings": settings, "results": results, "compile": paybacks,
+            "loader": loader, "fed": fed}
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -282,7 +607,81 @@ def format_table(report: dict[str, Any]) -> str:
     if env["device"].startswith("cpu"):
         lines.append("MFU left out on a CPU: it would need the processor's peak FLOP/s for this precision "
                      "(cores x clock x FLOPs per cycle per core), which the table does not know.")
+    lines += _compile_lines(report)
+    lines += _loader_lines(report)
     return "\n".join(lines)
+
+
+def _compile_lines(report: dict[str, Any]) -> list[str]:
+    steps_per_second = {(row["model"], row["mode"]): row["steps_per_second"] for row in report["results"]}
+    lines = []
+    for entry in report.get("compile", []):
+        if not lines:
+            lines += ["", "torch.compile: its compile time (the compiled warm-up minus the eager one) against "
+                      "the time each compiled step saves",
+                      "", "| model | against | first step s | compile s | s saved/step | pays back after |",
+                      "|---|---|---:|---:|---:|---|"]
+        model = entry["model"]
+        first = next((row["first_step_seconds"] for row in report["results"]
+                      if (row["model"], row["mode"]) == (model, "compile")), None)
+        cells = [f"{value:.3f}" if value is not None else "-"
+                 for value in (first, entry["compile_seconds"], entry["seconds_saved_per_step"])]
+        if entry["payback_steps"] is None:
+            verdict = entry["reason"]
+        else:
+            rate = steps_per_second.get((model, entry["base_mode"]))  # the eager run's clock
+            minutes = f" ({entry['payback_steps'] / rate / 60:.1f} min of eager training)" if rate else ""
+            steps = round(entry["payback_steps"])
+            verdict = f"{steps:,} step{'' if steps == 1 else 's'}{minutes}"
+        lines.append(f"| {model} | {entry['base_mode']} | {' | '.join(cells)} | {verdict} |")
+    if lines:
+        lines.append("The trainer leaves compile off by default (--compile turns it on): worth it for runs "
+                     "much longer than the pay-back (the paper: 10^6 SRResNet, 2 x 10^5 SRGAN updates; a "
+                     "fast-mode lesson: a few hundred).")
+    return lines
+
+
+def _loader_lines(report: dict[str, Any]) -> list[str]:
+    loader = report.get("loader")
+    if not loader:
+        return []
+    settings = report["settings"]
+    mode = settings["trainer_mode"]
+    step_rates = {row["model"]: row["steps_per_second"] for row in report["results"]
+                  if row["mode"] == mode and row["status"] == "ok"}
+    lines = ["", f"data loader: {loader['images']} images in {loader['folder']} "
+             f"({loader['decoded_bytes'] / 2**20:.0f} MB decoded), batches of {settings['batch_size']} "
+             f"{settings['hr_crop']}x{settings['hr_crop']} crops; {settings['loader_warmup']} + 2 x workers "
+             f"untimed and {settings['loader_batches']} timed batches per row, the loader alone",
+             "", "| storage | workers | open s | first batch s | crops/s | batches/s | "
+             + " | ".join(f"vs {model} {mode} ({rate:.3g} steps/s)" for model, rate in step_rates.items()) + " |",
+             "|---|---:|---:|---:|---:|---:|" + "---|" * len(step_rates)]
+    for row in loader["rows"]:
+        default = " (trainer's default)" if row["trainer_default"] else ""
+        if row["status"] != "ok":
+            lines.append(f"| {row['storage']}{default} | {row['num_workers']} | skipped: {row['reason']} | - | - | - | "
+                         + "- | " * len(step_rates))
+            continue
+        verdicts = [input_bound_verdict(row, rate) for rate in step_rates.values()]
+        lines.append(f"| {row['storage']}{default} | {row['num_workers']} | {row['open_seconds']:.2f} | "
+                     f"{row['first_batch_seconds']:.2f} | {row['crops_per_second']:.1f} | "
+                     f"{row['batches_per_second']:.2f} | " + " | ".join(verdicts) + " |")
+    lines.append("memory: decoded once when the folder is opened (open s); disk: decoded again at every crop. "
+                 "With workers the loader shares the cores with the step in a real run, so on a CPU the fed "
+                 "step below is the figure to trust.")
+    fed = report.get("fed", [])
+    if fed:
+        lines += ["", "the step fed by the trainer's default loader, against the same step on random tensors:",
+                  "", "| model | mode | storage | workers | steps/s fed | steps/s on tensors | fed / tensors |",
+                  "|---|---|---|---:|---:|---:|---:|"]
+        for row in fed:
+            alone = step_rates.get(row["model"])
+            ratio = f"{row['steps_per_second'] / alone:.2f}" if alone else "-"
+            lines.append(f"| {row['model']} | {row['mode']} | {row['storage']} | {row['num_workers']} | "
+                         f"{row['steps_per_second']:.3f} | {'-' if alone is None else f'{alone:.3f}'} | {ratio} |")
+        lines.append("fed / tensors well below 1: training waits for its data (input-bound); try more workers "
+                     "(--num-workers), sub-images (python -m srgan_edu subimages) or images held in memory.")
+    return lines
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
@@ -298,6 +697,18 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per mode")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the JSON report to this file")
+    loader = parser.add_argument_group("the data loader (with --data)")
+    loader.add_argument("--data", default=None, metavar="FOLDER",
+                        help="also time the training data loader on this folder of HR images (e.g. DIV2K sub-images) "
+                             "and the step fed by it")
+    loader.add_argument("--loader-storage", nargs="+", choices=STORAGES, default=list(STORAGES),
+                        help="memory (decoded once) and/or disk (decoded at every crop)")
+    loader.add_argument("--loader-workers", nargs="+", type=int, default=None, metavar="N",
+                        help="DataLoader workers to try (default: 0 1 2 4 8 16 up to the cores); the trainer's "
+                             "default is always added")
+    loader.add_argument("--loader-batches", type=int, default=50, help="timed batches per loader row")
+    loader.add_argument("--loader-warmup", type=int, default=2,
+                        help="untimed batches per loader row (plus 2 per worker)")
 
 
 def cli_main(args: argparse.Namespace) -> int:
@@ -320,12 +731,32 @@ def cli_main(args: argparse.Namespace) -> int:
                             f"got {value}")
     if args.json and Path(args.json).is_dir():
         problems.append(f"--json {args.json} is a folder; give a file name")
+    if "compile" in args.modes and args.warmup < 1:
+        problems.append("--modes compile needs --warmup 1 or more (the compile happens in the warm-up, and its time "
+                        "is reported from there)")
+    if args.data is not None:
+        if args.loader_batches < 1 or args.loader_warmup < 0:
+            problems.append("--loader-batches must be at least 1 and --loader-warmup at least 0")
+        if args.loader_workers is not None and min(args.loader_workers) < 0:
+            problems.append(f"--loader-workers must be 0 or more, got {args.loader_workers}")
+        if not Path(args.data).is_dir():
+            problems.append(f"--data {args.data} is not a folder; give a folder of HR images (e.g. the output of "
+                            f"`python -m srgan_edu subimages DIV2K_train_HR`)")
+        elif not problems:  # before any timing: a folder without images, or images smaller than a crop
+            from srgan_edu.data import HRImageFolder
+
+            try:
+                loader_dataset(HRImageFolder(args.data, in_memory=False), hr_crop=args.hr_crop, scale=4, seed=0)
+            except (FileNotFoundError, ValueError) as err:
+                problems.append(f"--data {args.data}: {err}")
     if problems:
-        print(f"error: {'; '.join(problems)}.", file=sys.stderr)
+        print(f"error: {'; '.join(problem.rstrip('.') for problem in problems)}.", file=sys.stderr)
         return 2
     report = benchmark_training(device=args.device, models=args.models, modes=args.modes,
                                 batch_size=args.batch_size, hr_crop=args.hr_crop, num_blocks=args.num_blocks,
-                                num_features=args.num_features, steps=args.steps, warmup=args.warmup)
+                                num_features=args.num_features, steps=args.steps, warmup=args.warmup,
+                                data=args.data, storages=args.loader_storage, worker_counts=args.loader_workers,
+                                loader_batches=args.loader_batches, loader_warmup=args.loader_warmup)
     print(format_table(report))
     text = json.dumps(report, indent=2)
     print(text)
