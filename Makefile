@@ -15,7 +15,7 @@ help:
 	@echo "make course   execute every lesson and solution headless in fast mode into build/course/"
 	@echo "make test-fast  unit tests only (skips executing notebooks and the browser test)"
 	@echo "make exercises  rebuild exercises/ and solutions/ from their marked source"
-	@echo "make benchmark  training throughput on this machine"
+	@echo "make benchmark  training throughput on this machine (steps, compile pay-back; BENCHMARK_DATA=folder: the data loader too)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "srgan-edu needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Run: make PYTHON=python3.11 ...")'
@@ -46,8 +46,13 @@ exercises: install
 check-exercises: install
 	$(BIN)/python -m srgan_edu.course check
 
+# Every mode, compile with its pay-back; with BENCHMARK_DATA=folder of HR images also the data loader and
+# the step fed by it (by default DIV2K's sub-images, where `python -m srgan_edu subimages
+# DIV2K_train_HR` has made them). More options: make benchmark BENCHMARK_ARGS="--steps 50 ..."
+BENCHMARK_ARGS ?= --modes fp32 channels_last amp compile
+BENCHMARK_DATA ?= $(wildcard $(or $(SRGAN_EDU_DATA),data)/DIV2K_train_HR_sub480)
 benchmark: install
-	$(BIN)/python -m srgan_edu benchmark
+	$(BIN)/python -m srgan_edu benchmark $(BENCHMARK_ARGS) $(if $(BENCHMARK_DATA),--data $(BENCHMARK_DATA),)
 
 clean:
 	rm -rf build test-artifacts .pytest_cache
