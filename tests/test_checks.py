@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan_edu import checks, degradation, images, losses, metrics, mos, srresnet, training, vgg
-from srgan_edu.checks import ExerciseError
+from srgan_edu.checks import ExerciseError, _common
 
 
 def _fails_with(check, attempt, *phrases):
@@ -730,7 +730,7 @@ def test_a_failure_renders_as_one_short_block_without_library_lines():
     assert block[0].startswith("\u2717 Exercise 2.3")
     assert len(block) <= 12
     text = "\n".join(block)
-    assert "in broken" in text and "srgan_edu/checks.py" not in text
+    assert "in broken" in text and "srgan_edu/checks" not in text
 
 
 def test_a_failure_without_learner_frames_is_the_message_alone():
@@ -740,7 +740,7 @@ def test_a_failure_without_learner_frames_is_the_message_alone():
 
 
 def test_the_hint_ladder_climbs_to_the_answer_and_stays_there(capsys, monkeypatch):
-    monkeypatch.setattr(checks, "_hints_given", {})
+    monkeypatch.setattr(checks.hints, "_hints_given", {})
     for _ in range(4):
         checks.hint("2.3")
     lines = capsys.readouterr().out.strip().splitlines()
@@ -753,7 +753,7 @@ def test_the_hint_ladder_climbs_to_the_answer_and_stays_there(capsys, monkeypatc
 
 
 def test_every_exercise_has_a_hint_ladder_ending_in_the_answer():
-    names = {checks._number(getattr(checks, name)) for name in dir(checks)
+    names = {_common._number(getattr(checks, name)) for name in dir(checks)
              if name.isupper() and isinstance(getattr(checks, name), str) and getattr(checks, name).startswith("Exercise")}
     assert names == set(checks.HINTS)
     for ladder in checks.HINTS.values():
@@ -835,7 +835,7 @@ def test_psnr_y_tolerance_is_what_it_says():
 
 def test_an_optimiser_is_described_in_one_line():
     optimiser = torch.optim.Adam(nn.Linear(2, 2).parameters(), lr=1e-4)
-    assert checks._describe(optimiser) == "Adam(lr=0.0001)"
+    assert _common._describe(optimiser) == "Adam(lr=0.0001)"
 
 
 def _d_step_variant(kind):

@@ -1,0 +1,94 @@
+"""The hint ladder: ``checks.hint("2.3")`` prints the next hint for an exercise, the last one its answer.
+
+A failed check points here ("stuck? checks.hint(...)") instead of naming the answer.
+"""
+
+from __future__ import annotations
+
+# For each exercise, hints from a nudge to the answer: checks.hint("2.3") prints the next one.
+HINTS: dict[str, tuple[str, ...]] = {
+    "1.1": ("A 2-D Gaussian is the product of two 1-D Gaussians, one along each axis.",
+            "Sample exp(-x^2 / (2 sigma^2)) at x = -(size - 1)/2, ..., (size - 1)/2; the continuous "
+            "normalisation constant does not make a sampled kernel sum to 1.",
+            "Answer: x = torch.arange(size) - (size - 1) / 2; g = torch.exp(-x**2 / (2 * sigma**2)); "
+            "k = torch.outer(g, g); return k / k.sum()."),
+    "1.2": ("The order matters: what happens to frequencies above the new Nyquist limit if you sample first?",
+            "Blur with your Gaussian kernel (one channel at a time, groups=C, padding that keeps the size), then "
+            "keep every scale-th pixel.",
+            "Answer: blurred = F.conv2d(F.pad(img, (p, p, p, p), mode='reflect'), kernel.expand(C, 1, k, k), "
+            "groups=C); return blurred[..., ::scale, ::scale]."),
+    "2.1": ("Which standard do SR papers use? MATLAB's rgb2ycbcr, ITU-R BT.601 in studio range: black is not 0.",
+            "The coefficients 65.481, 128.553, 24.966 and the offset 16 are on the 0-255 scale; your image is in "
+            "[0, 1]. Keep the channel dimension, and do not round.",
+            "Answer: (16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255, then unsqueeze(0): shape (1, H, W)."),
+    "2.2": ("Three steps: convert both images to Y, remove a border, compare.",
+            "The border is `scale` pixels on every side of the last two axes (H, W): img[..., s:-s, s:-s]. The "
+            "peak of a [0, 1] image is 1.",
+            "Answer: a = rgb_to_y(sr_img)[..., s:-s, s:-s]; b = rgb_to_y(hr_img)[..., s:-s, s:-s]; "
+            "return 10 * math.log10(1 / float(((a - b) ** 2).mean())) with s = scale."),
+    "2.3": ("Write the expected MSE of an estimate e as a function of e, for one pixel: sum_k p_k (e - c_k)^2.",
+            "Set its derivative with respect to e to zero and solve for e, using sum_k p_k = 1. Which statistic "
+            "of the candidates comes out? (For |e - c_k| you would get a different one.)",
+            "Answer: (probabilities.reshape(-1, 1, 1, 1) * candidates).sum(dim=0), the probability-weighted "
+            "pixel-wise mean."),
+    "3.1": ("The paper's block: conv-BN-PReLU-conv-BN, then add the block's input (fig. 4).",
+            "3x3 convolutions with padding=1 keep the size; use new tensors (no in-place +=) so that the input "
+            "stays intact.",
+            "Answer: self.body = nn.Sequential(nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F), nn.PReLU(), "
+            "nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F)); forward returns x + self.body(x)."),
+    "3.2": ("(B, C r^2, H, W) -> (B, C, H r, W r): each output pixel comes from one of r^2 channels.",
+            "Split the channels as (C, r, r), then move the two r axes next to H and W before the final reshape.",
+            "Answer: x.reshape(B, C, r, r, H, W).permute(0, 1, 4, 2, 5, 3).reshape(B, C, H * r, W * r)."),
+    "3.3": ("Count each layer kind: a conv has k*k*C_in*C_out weights plus C_out biases; BN has 2 per channel; "
+            "PReLU one slope per layer.",
+            "There are log2(scale) upsampling blocks, each a 3x3 conv from F to 4F channels; head and tail are 9x9.",
+            "Answer: compare your sum with sum(p.numel() for p in srresnet.SRResNet(...).parameters())."),
+    "4.1": ("torchvision's vgg19.features is a flat list: conv, ReLU, ..., with a MaxPool after each block.",
+            "phi_i,j is the ReLU after the j-th conv of block i; every block before i contributes its convs, ReLUs "
+            "and one pool.",
+            "Answer: look up vgg.layer_index(i, j) or list vgg19().features and count from 0."),
+    "4.2": ("Eq. 5 compares feature maps, not pixels, and the paper rescales VGG features by 1/12.75.",
+            "The target's features are a constant (no gradient to hr_img); the SR features must keep their graph.",
+            "Answer: f_sr = features(sr_img) / 12.75; f_hr = features(hr_img).detach() / 12.75; "
+            "return ((f_sr - f_hr) ** 2).mean() (or the sum over channels / (W H) with the paper's convention)."),
+    "5.1": ("D's loss is the binary cross-entropy of real images labelled 1 and fakes labelled 0, from logits.",
+            "log(sigmoid(x)) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x): no overflow.",
+            "Answer: F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()."),
+    "5.2": ("The non-saturating generator loss of eq. 6 is -log D(G(z)), not log(1 - D(G(z))).",
+            "-log sigmoid(x) = softplus(-x), stable for large |x|.",
+            "Answer: F.softplus(-fake_logits).mean()."),
+    "6.1": ("D's step trains D only: nothing of it may reach G, and sr_img must keep its graph for G's step.",
+            "Order: score hr_img and sr_img.detach() (a new tensor, not detach_()), the loss, zero_grad, "
+            "backward, step.",
+            "Answer: real = discriminator(hr_img); fake = discriminator(sr_img.detach()); loss = "
+            "losses.discriminator_loss(real, fake); optimizer.zero_grad(); loss.backward(); optimizer.step(); "
+            "return the loss and sigmoid(logits).mean() of each."),
+    "6.2": ("G's step: D judges sr_img itself (the gradient must flow through D to G), but D's weights are not "
+            "trained here.",
+            "Freeze D with discriminator.requires_grad_(False) (not torch.no_grad(), which cuts the path to G, and "
+            "not eval(), which only switches batch norm); unfreeze afterwards.",
+            "Answer: discriminator.requires_grad_(False); adv = losses.generator_adversarial_loss(discriminator("
+            "sr_img)); total = content_loss(sr_img, hr_img) + adversarial_weight * adv; optimizer.zero_grad(); "
+            "total.backward(); optimizer.step(); discriminator.requires_grad_(True)."),
+    "7.1": ("With a handful of ratings, the normal 1.96 is too narrow: use Student's t.",
+            "The standard error is the sample standard deviation (ddof=1) divided by sqrt(n); t has n - 1 degrees "
+            "of freedom, two-sided.",
+            "Answer: mean +- scipy.stats.t.ppf((1 + confidence) / 2, n - 1) * std(ddof=1) / sqrt(n)."),
+    "7.2": ("Compare every score of A with every score of B.",
+            "A win counts 1, a tie 1/2; divide by the number of pairs n_A * n_B.",
+            "Answer: sum((a > b) + 0.5 * (a == b) for a in A for b in B) / (len(A) * len(B))."),
+}
+
+_hints_given: dict[str, int] = {}
+
+
+def hint(exercise: str) -> None:
+    """Print the next hint for ``exercise`` ("2.3"): the first call a nudge, the last one the answer."""
+    number = str(exercise).replace("Exercise", "").strip()
+    if number not in HINTS:
+        raise ValueError(f"no hints for exercise {exercise!r}; the exercises are {', '.join(HINTS)}")
+    ladder = HINTS[number]
+    level = min(_hints_given.get(number, 0), len(ladder) - 1)
+    _hints_given[number] = level + 1
+    more = " (call again for the next)" if level + 1 < len(ladder) else " (the last one)"
+    print(f"Hint {level + 1} of {len(ladder)} for exercise {number}{more}: {ladder[level]}")

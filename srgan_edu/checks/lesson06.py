@@ -1,0 +1,347 @@
+"""Checks for exercises 06: one discriminator step and one generator step (eq. 2, 3, 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srgan_edu.checks._common import _as_float, _call, _close, _fail, _passed, _seeded, _single_threaded
+from srgan_edu import losses, training
+from srgan_edu.discriminator import Discriminator
+from srgan_edu.srresnet import SRResNet
+
+DISCRIMINATOR_STEP = "Exercise 6.1 (one discriminator step)"
+GENERATOR_STEP = "Exercise 6.2 (one generator step)"
+
+# A generator step is checked with a larger adversarial weight than the paper's 1e-3, so that
+# the adversarial term's share of the update is large enough to see.
+_CHECK_ADVERSARIAL_WEIGHT = 0.05
+
+
+def _tiny_game(seed: int) -> tuple[nn.Module, nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A tiny SRResNet, a tiny discriminator (in float64, so that small differences show) and two batches."""
+
+    with _seeded(seed) as generator:
+        network = SRResNet(scale=4, num_features=8, num_blocks=1).double().train()
+        judge = Discriminator(in_size=16, num_features=4).double().train()
+        batches = []
+        for _ in range(2):
+            lr_img = torch.rand(3, 3, 4, 4, generator=generator, dtype=torch.float64)  # [0, 1]
+            hr_img = torch.rand(3, 3, 16, 16, generator=generator, dtype=torch.float64) * 2 - 1  # [-1, 1]
+            batches.append((lr_img, hr_img))
+    return network, judge, batches
+
+
+def _flat(module: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+
+
+def _relative_gap(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+def _holds_gradients(module: nn.Module) -> bool:
+    return any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
+
+
+def _play_discriminator_steps(step: Callable, seed: int, exercise: str | None = None):
+    """Two D steps with ``step``; returns (D's parameter change, G after, the results)."""
+    network, judge, batches = _tiny_game(seed)
+    before = _flat(judge)
+    optimizer = torch.optim.SGD(judge.parameters(), lr=0.05)
+    results = []
+    for lr_img, hr_img in batches:
+        sr_img = network(lr_img)  # with its graph back to G, as in training
+        hr_before = hr_img.clone()
+        if exercise is None:
+            results.append(step(judge, optimizer, hr_img, sr_img))
+        else:
+            results.append(_call(exercise, step, judge, optimizer, hr_img, sr_img))
+            if sr_img.grad_fn is None:
+                raise _fail(exercise, "after your step sr_img has lost its graph: sr_img.detach_() (with the "
+                                      "underscore) detaches the caller's tensor in place, so G's step that follows "
+                                      "cannot train G. Score discriminator(sr_img.detach()), a new tensor.")
+            if not torch.equal(hr_img, hr_before):
+                raise _fail(exercise, "your step changed hr_img in place; the caller still needs it. Use operations "
+                                      "that return new tensors.")
+            if all(p.grad is None or not bool(p.grad.abs().sum() > 0) for p in judge.parameters()):
+                nothing_left = True
+            else:
+                nothing_left = False
+            results[-1] = (results[-1], nothing_left)
+    if exercise is not None:
+        stepless = all(left for _, left in results)
+        results = [result for result, _ in results]
+        results.append(stepless)
+    return _flat(judge) - before, network, results
+
+
+def _play_generator_steps(step: Callable, seed: int, exercise: str | None = None, *, adversarial_weight: float):
+    """Two G steps with ``step``; returns (G's parameter change, D after, the results)."""
+
+    network, judge, batches = _tiny_game(seed)
+    before = _flat(network)
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.05)
+    results = []
+    judged_with_graph: list[tuple[bool, bool, bool]] = []  # per call of D: input with a graph, grad mode on, train mode
+    hook = judge.register_forward_pre_hook(lambda module, inputs: judged_with_graph.append(
+        (inputs[0].requires_grad, torch.is_grad_enabled(), module.training)))
+    try:
+        for lr_img, hr_img in batches:
+            sr_img = network(lr_img)
+            args = (judge, optimizer, sr_img, hr_img, losses.mse_content_loss)
+            if exercise is None:
+                results.append(step(*args, adversarial_weight=adversarial_weight))
+            else:
+                results.append(_call(exercise, step, *args, adversarial_weight=adversarial_weight))
+    finally:
+        hook.remove()
+    results.append(judged_with_graph)
+    return _flat(network) - before, judge, results
+
+
+def _discriminator_step_mistake(kind: str) -> Callable:
+    """The library's D step with one typical mistake made on purpose."""
+
+    def step(discriminator, optimizer, hr_img, sr_img):
+        if kind == "joint_batch":
+            logits = discriminator(torch.cat([hr_img, sr_img.detach()]))
+            real_logits, fake_logits = logits[: len(hr_img)], logits[len(hr_img):]
+        else:
+            real_logits = discriminator(hr_img)
+            fake_logits = discriminator(sr_img.detach())
+        if kind == "probabilities":
+            real_logits, fake_logits = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+        loss = (losses.discriminator_loss(fake_logits, real_logits) if kind == "swapped"
+                else -losses.discriminator_loss(real_logits, fake_logits) if kind == "ascent"
+                else losses.discriminator_loss(real_logits, fake_logits))
+        if kind != "no_zero_grad":
+            optimizer.zero_grad()
+        loss.backward()
+        if kind != "no_step":
+            optimizer.step()
+        return {}
+
+    return step
+
+
+@_single_threaded
+def check_discriminator_step(discriminator_step: Callable[..., dict]) -> None:
+    """Exercise 6.1: one update of the discriminator (eq. 2), as in :func:`srgan_edu.training.discriminator_step`.
+
+    ``discriminator_step(discriminator, optimizer, hr_img, sr_img)`` gets a tiny D, its SGD
+    optimiser, HR crops in [-1, 1] and the output of a tiny generator *with its graph*. Two
+    steps on two batches must change D exactly as the library's two steps do, leave the
+    generator without gradients, and return ``{"discriminator_loss", "d_real", "d_fake"}``
+    (the loss, and the mean D(x) and D(G(z)), probabilities, before the update).
+
+    Recognises: the generator's output not detached (D's loss reaches G), ``zero_grad``
+    forgotten (gradients pile up over steps), ``optimizer.step()`` forgotten or called
+    before ``backward``, labels swapped, gradient ascent (the sign), real and fake scored
+    in one batch (batch norm then mixes them), D(x) and D(G(z)) returned as logits.
+
+    Args:
+        discriminator_step: ``(discriminator, optimizer, hr_img, sr_img) -> dict``.
+    """
+
+    exercise = DISCRIMINATOR_STEP
+    seed = 61
+    got_change, network, results = _play_discriminator_steps(discriminator_step, seed, exercise)
+    no_gradients_left, results = results[-1], results[:-1]
+    expected_change, _, expected_results = _play_discriminator_steps(training.discriminator_step, seed)
+    if _holds_gradients(network):
+        raise _fail(exercise, "the generator received gradients from D's loss: you forgot to detach sr_img. Score "
+                              "discriminator(sr_img.detach()): D's step must train D only (and backpropagating "
+                              "through G costs time and leaves stale gradients in G).")
+    if _relative_gap(got_change, expected_change) > 1e-5:
+        if float(got_change.abs().max()) == 0.0:
+            if no_gradients_left:
+                raise _fail(exercise, "D's weights did not change and no gradient was left for step() to use: "
+                                      "zero_grad() ran between backward() and step() (or backward() never ran). "
+                                      "The order is zero_grad(), backward(), step().")
+            raise _fail(exercise, "D's weights did not change though the gradients are there: call "
+                                  "optimizer.step() after loss.backward().")
+        mistakes = [
+            ("zero_grad is missing: PyTorch adds new gradients to the old ones, so the second step also applied "
+             "the first step's gradient. Call optimizer.zero_grad() before loss.backward().", "no_zero_grad"),
+            ("real and fake labels are swapped: D should push D(hr_img) towards 1 and D(sr_img) towards 0 "
+             "(losses.discriminator_loss(real_logits, fake_logits)).", "swapped"),
+            ("you passed probabilities (sigmoid of D's output) where losses.discriminator_loss expects logits: "
+             "it applies the sigmoid itself, so yours ran twice. Pass discriminator(...) unchanged.", "probabilities"),
+            ("D climbed its loss instead of descending it (a sign): minimise losses.discriminator_loss, the "
+             "optimiser does the descent.", "ascent"),
+            ("you scored real and fake images in one batch (torch.cat). With batch norm in D, each image is then "
+             "normalised with statistics of both kinds, a different step from the course's, which scores them as "
+             "two batches: discriminator(hr_img) and discriminator(sr_img.detach()).", "joint_batch"),
+        ]
+        for description, kind in mistakes:
+            change, _, _ = _play_discriminator_steps(_discriminator_step_mistake(kind), seed)
+            if _relative_gap(got_change, change) < 1e-5:
+                raise _fail(exercise, description)
+        raise _fail(exercise, f"after two steps D's weights differ from srgan_edu.training.discriminator_step's by "
+                              f"{_relative_gap(got_change, expected_change):.2%} of the change. The step is: logits of "
+                              "hr_img and of sr_img.detach(), losses.discriminator_loss(real_logits, fake_logits), "
+                              "zero_grad, backward, step.")
+    for got, expected in zip(results, expected_results):
+        if not isinstance(got, dict):
+            raise _fail(exercise, f"return a dict with discriminator_loss, d_real and d_fake, got {type(got).__name__}")
+        missing = [key for key in expected if key not in got]
+        if missing:
+            raise _fail(exercise, f"the returned dict lacks {missing}; it needs discriminator_loss, d_real (mean "
+                                  "D(x)) and d_fake (mean D(G(z))), as the training curves of lesson 06 plot them.")
+        for key in expected:
+            value = _as_float(exercise, got[key], f"the value of {key!r}")
+            if _close(value, float(expected[key]), rtol=1e-4):
+                continue
+            if key != "discriminator_loss":
+                raise _fail(exercise, f"{key} is {value:.4g}, expected {float(expected[key]):.4g}: it is the mean "
+                                      "probability sigmoid(logits).mean() (not the mean logit), measured on the "
+                                      "logits computed before the update.")
+            raise _fail(exercise, f"discriminator_loss is {value:.4g}, expected {float(expected[key]):.4g} "
+                                  "(the loss before the update).")
+    _passed(exercise, "sr_img detached, zero_grad -> backward -> step, the same update as "
+                      "srgan_edu.training.discriminator_step; D(x) and D(G(z)) reported as probabilities.")
+
+
+def _generator_step_mistake(kind: str) -> Callable:
+    """A generator step with one typical mistake made on purpose."""
+
+    def step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight):
+        judged = sr_img.detach() if kind == "detached" else sr_img
+        fake_logits = discriminator(judged)
+        if kind == "saturating":
+            adversarial = -F.softplus(fake_logits).mean()  # log(1 - D(G(z)))
+        elif kind == "fake_label":
+            adversarial = F.softplus(fake_logits).mean()  # -log(1 - D(G(z))): BCE with label 0
+        elif kind == "probabilities":
+            adversarial = losses.generator_adversarial_loss(torch.sigmoid(fake_logits))
+        elif kind == "sign":
+            adversarial = -losses.generator_adversarial_loss(fake_logits)
+        else:
+            adversarial = losses.generator_adversarial_loss(fake_logits)
+        weight = {"unweighted": 1.0, "paper_weight": 1e-3}.get(kind, adversarial_weight)
+        content_input = sr_img.detach() if kind == "content_detached" else sr_img
+        total = content_loss(content_input, hr_img) + (0.0 if kind == "content_only" else weight) * adversarial
+        if kind != "no_zero_grad":
+            optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        return {}
+
+    return step
+
+
+@_single_threaded
+def check_generator_step(generator_step: Callable[..., dict]) -> None:
+    """Exercise 6.2: one update of the generator with l_SR = l_X + w * l_Gen (eq. 3, 6).
+
+    ``generator_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=...)``
+    gets D, G's SGD optimiser, G's output *with its graph*, the targets, a content loss
+    (MSE here) and the weight w (0.05 in the check, so that the adversarial part of the update
+    is large enough to see; the paper's is 1e-3). Two steps must change G exactly as
+    :func:`srgan_edu.training.generator_step` does, leave D's weights without gradients and
+    trainable afterwards, and return ``{"generator_loss", "content_loss", "adversarial_loss"}``
+    (l_SR, l_X, and l_Gen before its weight).
+
+    Recognises: sr_img detached before D (the adversarial term then teaches G nothing), the
+    saturating log(1 - D(G(z))), the fakes labelled fake, the weight forgotten or fixed at
+    1e-3 instead of the argument, ``zero_grad`` forgotten, D's weights collecting gradients
+    (not frozen) or left frozen afterwards, the adversarial term left out.
+
+    Args:
+        generator_step: ``(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight) -> dict``.
+    """
+
+    exercise = GENERATOR_STEP
+    seed = 62
+    weight = _CHECK_ADVERSARIAL_WEIGHT
+
+    def reference(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight):
+        return training.generator_step(discriminator, optimizer, sr_img, hr_img,
+                                       losses.PerceptualLoss(content_loss, adversarial_weight))
+
+    got_change, judge, results = _play_generator_steps(generator_step, seed, exercise, adversarial_weight=weight)
+    expected_change, _, expected_results = _play_generator_steps(reference, seed, adversarial_weight=weight)
+    calls, results, expected_results = results[-1], results[:-1], expected_results[:-1]
+    judged_with_graph = [with_graph and grad_mode for with_graph, grad_mode, _ in calls]
+    if calls and all(not grad_mode for _, grad_mode, _ in calls):
+        raise _fail(exercise, "D ran under torch.no_grad(): that freezes more than D, it cuts the path from the "
+                              "adversarial loss back to G, so G learns from the content loss alone. Freeze D's "
+                              "weights with discriminator.requires_grad_(False) instead; the gradient still flows "
+                              "through D to sr_img.")
+    if calls and calls[0][2] and any(not training_mode for _, _, training_mode in calls):
+        raise _fail(exercise, "D is left in eval mode after your step (the next call of D found it so); D's next "
+                              "step would then train it with batch norm in the wrong mode. Do not call eval() here "
+                              "(freeze with requires_grad_(False)).")
+    if calls and not calls[0][2]:
+        raise _fail(exercise, "discriminator.eval() does not freeze D: it switches batch norm to its running "
+                              "statistics (another loss than the course's) and D's weights still collect gradients. "
+                              "Keep D in train mode and freeze its weights with requires_grad_(False).")
+    if float(got_change.abs().max()) == 0.0:
+        raise _fail(exercise, "the generator's weights did not change: compute the loss from sr_img (not detached), "
+                              "then optimizer.zero_grad(), loss.backward(), optimizer.step().")
+    if _relative_gap(got_change, expected_change) > 1e-5:
+        if not judged_with_graph:
+            raise _fail(exercise, "the adversarial term is missing: D never judged sr_img. l_SR = l_X + "
+                                  "adversarial_weight * losses.generator_adversarial_loss(discriminator(sr_img)).")
+        if not any(judged_with_graph):
+            raise _fail(exercise, "detached the wrong tensor: D judged sr_img.detach() (or ran under torch.no_grad()), "
+                                  "so the adversarial loss cannot reach the generator and G learns from the content "
+                                  "loss alone. Detach G's output only in D's step; here D must judge sr_img itself.")
+        mistakes = [
+            ("that is the saturating form log(1 - D(G(z))): it gives G almost no gradient while D rejects its "
+             "outputs. Use l_Gen = -log D(G(z)) = losses.generator_adversarial_loss(fake_logits).", "saturating"),
+            ("you labelled the generator's outputs as fake, which is D's goal. G wants D to call them real: "
+             "losses.generator_adversarial_loss(fake_logits).", "fake_label"),
+            ("the adversarial term is not weighted: l_SR = l_X + adversarial_weight * l_Gen (1e-3 in the paper).",
+             "unweighted"),
+            ("you wrote 1e-3 instead of using the adversarial_weight argument (the check passes 0.05).",
+             "paper_weight"),
+            ("the adversarial term has no effect on the update (a weight of 0, or added after backward()): "
+             "l_SR = l_X + adversarial_weight * l_Gen.", "content_only"),
+            ("zero_grad is missing: PyTorch adds new gradients to the old ones, so the second step also applied "
+             "the first step's gradient. Call optimizer.zero_grad() before backward().", "no_zero_grad"),
+            ("you passed probabilities (sigmoid of D's output) where losses.generator_adversarial_loss expects "
+             "logits: the sigmoid then runs twice. Pass discriminator(sr_img) unchanged.", "probabilities"),
+            ("the adversarial term has the wrong sign: l_SR = l_X + w * l_Gen, and l_Gen = -log D(G(z)) already "
+             "carries its minus. Subtracting it makes G help D.", "sign"),
+            ("the content loss got sr_img.detach(): it then sends no gradient to G, which learns from the "
+             "adversarial term alone. Detach nothing in G's step.", "content_detached"),
+        ]
+        for description, kind in mistakes:
+            change, _, _ = _play_generator_steps(_generator_step_mistake(kind), seed, adversarial_weight=weight)
+            if _relative_gap(got_change, change) < 1e-5:
+                raise _fail(exercise, description)
+        raise _fail(exercise, f"after two steps G's weights differ from srgan_edu.training.generator_step's by "
+                              f"{_relative_gap(got_change, expected_change):.2%} of the change. The step is: "
+                              "fake_logits = discriminator(sr_img), l_SR = content_loss(sr_img, hr_img) + "
+                              "adversarial_weight * losses.generator_adversarial_loss(fake_logits), zero_grad, "
+                              "backward, step.")
+    if _holds_gradients(judge):
+        raise _fail(exercise, "D's weights collected gradients during G's step. Freeze D with "
+                              "discriminator.requires_grad_(False) before loss.backward(), and switch it back on "
+                              "after it: the gradient flows through D to G, but D is not trained here.")
+    if not judge.training:
+        raise _fail(exercise, "D is left in eval mode after your step; D's next step would train it with batch norm "
+                              "in the wrong mode. Do not call eval() here (freeze with requires_grad_(False)).")
+    if not all(p.requires_grad for p in judge.parameters()):
+        raise _fail(exercise, "D's weights are still frozen after your step, so D's next step could not train it. "
+                              "Call discriminator.requires_grad_(True) at the end (a try/finally keeps it safe).")
+    for got, expected in zip(results, expected_results):
+        if not isinstance(got, dict):
+            raise _fail(exercise, f"return a dict with generator_loss, content_loss and adversarial_loss, got "
+                                  f"{type(got).__name__}")
+        missing = [key for key in expected if key not in got]
+        if missing:
+            raise _fail(exercise, f"the returned dict lacks {missing}; it needs generator_loss (l_SR), content_loss "
+                                  "(l_X) and adversarial_loss (l_Gen before its weight).")
+        for key in expected:
+            value = _as_float(exercise, got[key], f"the value of {key!r}")
+            if not _close(value, float(expected[key]), rtol=1e-4):
+                hint = " (report l_Gen before it is multiplied by the weight)" if key == "adversarial_loss" else ""
+                raise _fail(exercise, f"{key} is {value:.6g}, expected {float(expected[key]):.6g}{hint}.")
+    _passed(exercise, "l_SR = l_X + w * (-log D(G(z))) with D judging sr_img itself, D frozen during the step; "
+                      "the same update as srgan_edu.training.generator_step.")
