@@ -3,6 +3,14 @@
 The static checks are quick; the executions (marker ``notebook``) run each notebook with
 papermill exactly as ``make course`` does and keep the executed copies under
 ``test-artifacts/notebooks/`` for a look after a failure.
+
+Reproducibility is nbval's part. A lesson marks its deterministic cells (the paper's table on the
+built-in images, parameter counts, fixed-seed measurements) with ``# NBVAL_CHECK_OUTPUT``. After
+papermill has run a lesson, ``pytest --nbval-lax`` executes the same notebook a second time and
+fails when a marked cell prints anything different from the first run. To keep CI short the second
+run stops at the last marked cell (nothing after it can change a marked output), and cells tagged
+``nbval-skip`` in the lesson (figures, and training runs whose results no marked cell reads) are not
+executed again. Timings and thread-order noise stay unmarked, and the lesson says so beside them.
 """
 
 from __future__ import annotations
@@ -10,7 +18,10 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,9 +136,59 @@ def _number_after(pattern: str, text: str) -> float:
     return float(match.group(1))
 
 
+def _check_lesson_01(text: str) -> None:
+    # "the negative lobes overshoot [0, 1] a little"
+    low, high = re.search(r"bicubic LR \(3, \d+, \d+\), values in \[([-\d.]+), ([-\d.]+)\]", text).groups()
+    assert float(low) < 0 or float(high) > 1
+    # "degrading the HR crop on its own gives the same LR pixels, except near the crop's border"
+    crop = re.search(r"largest ([\d.e+-]+) over the whole crop, ([\d.e+-]+) two LR pixels in", text)
+    assert float(crop[2]) < 1e-4 < float(crop[1]), crop[0]
+    for total in re.findall(r"weights, sum ([\d.]+)", text):  # "divided by their sum so that a flat grey stays grey"
+        assert float(total) == 1.0
+
+
+def _check_lesson_02(text: str) -> None:
+    rows = {name: [float(v) for v in values.split()] for name, values in
+            re.findall(r"^(chelsea|coffee|rocket) +((?:\d+\.\d+ +){2}\d+\.\d+)$", text, flags=re.M)}
+    assert len(rows) == 3, rows
+    for nearest, bilinear, bicubic in rows.values():  # "bicubic ... scores best, 0.2-0.6 dB above bilinear"
+        assert nearest < bilinear < bicubic and 0.15 <= bicubic - bilinear <= 0.65, rows
+    assert _number_after(r"PSNR in the open:", text) == _number_after(r"dB;  metrics.psnr:", text)
+
+    def variant(name: str) -> tuple[list[float], float, float | None]:  # per-image PSNR, mean change, SSIM change
+        numbers = re.search(re.escape(name) + r" +(.+)$", text, flags=re.M)[1].split()
+        values = [float(v) for v in numbers[:3]]
+        return values, float(numbers[4]), float(numbers[6]) if len(numbers) > 6 else None
+
+    paper, _, _ = variant("the paper's protocol (Y, shave 4)")
+    rgb, _, rgb_ssim = variant("RGB instead of Y")  # "costs 1.4-2.5 dB here, and SSIM drops too"
+    assert all(1.35 <= a - b <= 2.55 for a, b in zip(paper, rgb)) and rgb_ssim < 0
+    no_shave, _, _ = variant("no border shave")  # "at most two tenths of a dB, in either direction"
+    assert all(abs(a - b) <= 0.2 for a, b in zip(paper, no_shave))
+    _, aliased, aliased_ssim = variant("LR made without antialiasing")  # "about 1 dB lower ... for the cat even rises"
+    assert -1.5 < aliased < -0.5 and 0 < aliased_ssim < 0.01
+    _, gaussian, _ = variant("LR made by Gaussian blur + decimation")  # "costs even more"
+    assert gaussian < aliased
+    # "(float images here; evaluate_bicubic's 8-bit files give ... dB: rounding to 8 bits costs little)"
+    assert abs(_number_after(r"8-bit files give", text) - sum(paper) / 3) < 0.1
+    # "the degradation cannot tell them apart": the candidates' LR patches agree to float precision
+    assert float(re.search(r"their LR patches \(3, \d+, \d+\) differ by at most ([\d.e+-]+);", text)[1]) < 1e-5
+    # "every sharp candidate has the same expected MSE, twice that of the mean: ... gains 3 dB"
+    candidates = [float(v) for v in re.findall(r"^(?:vertical|horizontal), \+\d px +([\d.]+)", text, flags=re.M)]
+    mean = _number_after(r"pixel-wise mean +", text)
+    assert len(candidates) == 8 and len(set(candidates)) == 1 and abs(candidates[0] / mean - 2) < 0.01
+    assert float(re.search(r"bicubic upscale of the shared LR patch: largest difference ([\d.e+-]+)", text)[1]) < 1e-5
+
+
 def _check_lesson_03(text: str) -> None:
-    # "the small network beats bicubic on the held-out coffee photograph"
-    assert _number_after(r"SRResNet - bicubic on coffee:", text) > 0
+    # "the small network learns: its PSNR on the held-out coffee photograph climbs with every measurement"
+    log = [float(v) for v in re.findall(r"update +\d+: MSE [\d.]+, coffee PSNR ([\d.]+) dB", text)]
+    assert len(log) >= 2 and all(a < b for a, b in zip(log, log[1:])), log
+    # "it has not caught up with bicubic, though"
+    assert _number_after(r"SRResNet - bicubic on coffee:", text) < 0
+    # "a faint regular grid ... its strength is printed under the first comparison: small, but above bicubic's"
+    grid = re.search(r"strength of the trained output: ([\d.]+) \(bicubic ([\d.]+), untrained network ([\d.]+)\)", text)
+    assert float(grid[2]) < float(grid[1]) < float(grid[3]) / 10, grid[0]
     # "the residual body does about 53 % of the multiply-adds; the x4 network costs about 1.8x a x1 one"
     assert round(_number_after(r"residual body:", text)) == 53
     assert abs(_number_after(r"x1 network of the same depth:", text) - 1.8) < 0.05
@@ -135,6 +196,9 @@ def _check_lesson_03(text: str) -> None:
     assert _number_after(r"SRResNet-MSE - bicubic on coffee:", text) > 0
     counts = re.search(r"beats bicubic: (\d+) of (\d+) in PSNR, (\d+) of (\d+) in SSIM", text)
     assert counts and counts[1] == counts[2] == counts[3] == counts[4] == "3", counts and counts[0]
+    # "the gains are tenths of a dB, not the paper's 3.6 dB on Set5"
+    gains = [float(v) for v in re.findall(r"^\w+ +[\d.]+ +[\d.]+ +([-+][\d.]+) +[\d.]+ +[\d.]+$", text, flags=re.M)]
+    assert len(gains) == 3 and all(0 < gain < 1 for gain in gains), gains
     # "and its mean error is the lower of the two"
     errors = re.search(r"mean \|Y error\| in 8-bit levels: bicubic ([\d.]+), SRResNet-MSE ([\d.]+)", text)
     assert errors and float(errors[2]) < float(errors[1])
@@ -145,13 +209,37 @@ def _check_lesson_04(text: str) -> None:  # without weights the lesson must say 
 
     if not vgg.pretrained_weights_available():
         assert "RANDOM" in text and "not meaningful" in text
+    else:  # "the MSE charges the invisible one-pixel shift at least as much as the visible blur, while phi_5,4
+        # charges the shift only a fraction of the blur"
+        assert _number_after(r"MSE \(pixels\) +charges the shift", text) >= 1
+        assert _number_after(r"VGG relu5_4 +charges the shift", text) < 1
 
 
-def _check_lesson_05(text: str) -> None:  # scored as in training, D ranks HR crops above both kinds of fakes
+def _check_lesson_05(text: str) -> None:
+    # "where its 23.6 million parameters are": "four fifths of the parameters sit in the first dense layer"
+    total, dense = re.search(r"parameters: ([\d,]+) in all; ([\d,]+) of them in the first dense layer", text).groups()
+    total, dense = int(total.replace(",", "")), int(dense.replace(",", ""))
+    assert round(total / 1e6, 1) == 23.6 and round(dense / total, 1) == 0.8
+    # "the textbook form gives inf"; "the stable form gives the right answer (here about 15.1)"
+    assert "textbook form: inf" in text and round(_number_after(r"stable form:", text), 1) == 15.1
+    # eq. 6 keeps a strong gradient where eq. 2's term is flat
+    assert abs(_number_after(r"-log D\(G\(z\)\) \(eq\. 6\):", text)) > 0.9
+    assert abs(_number_after(r"log\(1 - D\(G\(z\)\)\) \(eq\. 2\):", text)) < 1e-3
+    # scored as in training: "HR crops high, SRResNet crops low, bicubic crops mostly low"
     scores = text.split("as in training")[1]
     hr = _number_after(r"HR\s+mean D\(x\)", scores)
     assert hr > _number_after(r"bicubic\s+mean D\(x\)", scores)
     assert hr > _number_after(r"SRResNet\s+mean D\(x\)", scores)
+    called = dict(re.findall(r"(HR|bicubic|SRResNet)\s+mean D\(x\) [\d.]+; called 'real' for\s+(\d+)%", scores))
+    assert int(called["HR"]) > 50 and int(called["bicubic"]) < 50 and int(called["SRResNet"]) < 50, called
+    # "in eval mode the same network is much less sure, or plainly wrong"
+    eval_mode = text.split("as in training")[0].split("eval mode (running BN statistics)")[1]
+    eval_gap = _number_after(r"HR\s+mean D\(x\)", eval_mode) - _number_after(r"bicubic\s+mean D\(x\)", eval_mode)
+    assert eval_gap < hr - _number_after(r"bicubic\s+mean D\(x\)", scores)
+
+
+def _check_lesson_08(text: str) -> None:  # the file that would run code is refused, and it did not run
+    assert "refused:" in text and "pwned.txt exists: False" in text
 
 
 def _check_lesson_07(text: str) -> None:  # the course models on the built-in images, as the text reads them
@@ -194,9 +282,10 @@ def _check_lesson_06(text: str) -> None:
 
 
 # What a lesson's text tells the learner its output shows, checked on the executed copy.
-LESSON_CLAIMS = {"03_srresnet": _check_lesson_03, "04_vgg_content_loss": _check_lesson_04,
+LESSON_CLAIMS = {"01_degradation_model": _check_lesson_01, "02_baselines_mse_and_metrics": _check_lesson_02,
+                 "03_srresnet": _check_lesson_03, "04_vgg_content_loss": _check_lesson_04,
                  "05_discriminator": _check_lesson_05, "06_adversarial_training": _check_lesson_06,
-                 "07_evaluation_and_tradeoffs": _check_lesson_07}
+                 "07_evaluation_and_tradeoffs": _check_lesson_07, "08_scaling_up": _check_lesson_08}
 
 
 @pytest.mark.notebook
@@ -218,3 +307,92 @@ def test_notebook_runs_in_fast_mode(path, tmp_path):
     assert images, f"{path.name} ran but showed no figure; every lesson shows real pictures"
     if path.parent.name == "notebooks" and path.stem in LESSON_CLAIMS:
         LESSON_CLAIMS[path.stem](_printed(executed))
+    if marked_cells(executed):  # the second execution, in the same test so that it follows the first
+        second = run_nbval(output_path, tmp_path / "nbval")
+        assert second.returncode == 0, (
+            f"{path.name}: a cell marked # NBVAL_CHECK_OUTPUT printed something else when the notebook "
+            f"ran a second time (nbval --nbval-lax on {output_path}):\n{second.stdout[-6000:]}")
+
+
+# --- nbval: a second execution must print what the first printed in the marked cells ---------
+
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def marked_cells(notebook: dict) -> list[int]:
+    """Indices of the code cells whose output nbval --nbval-lax compares (a ``# NBVAL_CHECK_OUTPUT`` line)."""
+    return [index for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"
+            and any(line.strip() == CHECK_MARK for line in _source(cell).splitlines())]
+
+
+def nbval_copy(executed_path: Path, copy_path: Path) -> Path:
+    """The executed notebook (outputs kept) cut after its last marked cell: all nbval needs to run again."""
+    notebook = json.loads(executed_path.read_text(encoding="utf-8"))
+    marks = marked_cells(notebook)
+    assert marks, f"{executed_path.name} has no cell marked {CHECK_MARK}"
+    notebook["cells"] = notebook["cells"][: marks[-1] + 1]
+    copy_path.parent.mkdir(parents=True, exist_ok=True)
+    copy_path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
+    return copy_path
+
+
+def run_nbval(executed_path: Path, work_dir: Path, *, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``pytest --nbval-lax`` on the cut copy of a papermill-executed notebook, in its own process.
+
+    The copy lies in ``work_dir``, which is also the kernel's working folder (files a lesson writes
+    land there) and pytest's root (so the repository's conftest and options stay out of it). The
+    kernel runs in this interpreter's environment with the same thread settings as papermill's.
+    """
+    copy = nbval_copy(executed_path, work_dir / executed_path.name)
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "--color=no",
+               "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "-o", "addopts=", "--rootdir", str(work_dir), str(copy)]
+    return subprocess.run(command, cwd=work_dir, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+LESSONS = [p for p in NOTEBOOKS if p.parent.name == "notebooks"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_ids(LESSONS))
+def test_lesson_marks_deterministic_cells_for_nbval(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    marks = marked_cells(notebook)
+    assert marks, f"{path.name}: no cell marked {CHECK_MARK}; mark the cells whose output a second run must repeat"
+    skipped = [i for i, cell in enumerate(notebook["cells"]) if "nbval-skip" in cell.get("metadata", {}).get("tags", [])]
+    assert not set(marks) & set(skipped), f"{path.name}: cells {sorted(set(marks) & set(skipped))} are marked and skipped"
+
+
+def _stream(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+@pytest.mark.notebook
+def test_nbval_fails_when_a_marked_output_changes(tmp_path):
+    """The mechanism itself: nbval passes an unchanged executed copy, ignores unmarked noise, and
+    fails a copy in which one marked output was altered (as a second run that printed another number)."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [("import time\nSEED = 3", []),
+             (f"{CHECK_MARK}\nprint(f'parameters: {{sum(range(SEED * 100)):,}}')", [_stream("parameters: 44,850\n")]),
+             ("print(f'took {time.perf_counter()} s')", [_stream("took 0.123 s\n")]),  # unmarked: may differ
+             (f"{CHECK_MARK}\nprint(round(2 / 3, 4))", [_stream("0.6667\n")])]
+    for count, (source, outputs) in enumerate(cells, start=1):
+        cell = nbformat.v4.new_code_cell(source, execution_count=count)  # as papermill leaves it: a run cell
+        cell.outputs = [nbformat.v4.new_output(**out) for out in outputs]
+        notebook.cells.append(cell)
+    executed = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, executed)
+    same = run_nbval(executed, tmp_path / "same", timeout=120)
+    assert same.returncode == 0, same.stdout
+
+    notebook.cells[3].outputs[0]["text"] = "0.6666\n"  # a marked number changed in its last digit
+    altered = tmp_path / "altered.ipynb"
+    nbformat.write(notebook, altered)
+    second = run_nbval(altered, tmp_path / "altered", timeout=120)
+    assert second.returncode != 0 and "0.6666" in second.stdout and "1 failed" in second.stdout, second.stdout
+
+    assert marked_cells(json.loads(executed.read_text())) == [1, 3]
+    cut = json.loads(nbval_copy(executed, tmp_path / "cut.ipynb").read_text())
+    assert len(cut["cells"]) == 4  # nothing after the last marked cell; here that is the whole notebook
