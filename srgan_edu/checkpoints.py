@@ -33,12 +33,16 @@ import random
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import torch
 
+from srgan_edu.srresnet import SRResNet
+
+KINDS = ("srresnet", "srgan")  # what a training checkpoint can hold: the two rows of the paper's table
 CHECKPOINT_FORMAT = 1  # bumped when the layout of the saved dict changes
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 BEST_FILE = "best.pt"
@@ -288,7 +292,7 @@ def check_compatible(
     if problems:
         raise CheckpointMismatchError(
             f"{source} was trained with other network settings ({'; '.join(problems)}). Build the networks "
-            f"with the checkpoint's settings (training.load_generator(path) does this for the generator), "
+            f"with the checkpoint's settings (checkpoints.load_generator(path) does this for the generator), "
             f"or start a new run in another folder."
         )
 
@@ -406,3 +410,63 @@ class CheckpointManager:
     def save_best(self, state: dict[str, Any]) -> Path:
         """Write ``best.pt`` alone (atomically), for a validation that falls between step checkpoints."""
         return save_checkpoint(state, self.folder / BEST_FILE)
+
+
+# --- loading a trained generator (lessons 05-08) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainedGenerator:
+    """A generator read from a training checkpoint, with what it was trained as."""
+
+    generator: SRResNet  # in eval mode
+    kind: str  # "srresnet" or "srgan": which row of the paper's table to compare it with
+    step: int  # the training step the checkpoint was written at
+
+
+def load_trained_generator(path: str | os.PathLike, *,
+                           map_location: str | torch.device = "cpu") -> TrainedGenerator:
+    """:func:`load_generator`, also saying whether it was trained as SRResNet or SRGAN and for how long."""
+    state = load_checkpoint(path, map_location=map_location)
+    check_compatible(state, kinds=KINDS, source=path)
+    config = validate_generator_config(state.get("generator_config", {}), source=path)
+    weights = state.get("generator")
+    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+        raise CheckpointError(f"{path} holds no generator weights (its 'generator' entry is a "
+                                          f"{type(weights).__name__}, not a dict of tensors).")
+    generator = SRResNet(**config)
+    try:
+        generator.load_state_dict(weights)
+    except (RuntimeError, TypeError, KeyError) as err:
+        first = str(err).strip().splitlines()
+        raise CheckpointError(
+            f"{path}: its generator weights do not fit the network its own settings describe "
+            f"({first[1].strip() if len(first) > 1 else first[0]}...). The file was edited or mixed from two runs; "
+            f"use another checkpoint of the run.") from err
+    broken = [name for name, value in weights.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise CheckpointError(
+            f"{path}: {len(broken)} generator weight tensor(s) hold NaN or infinite values ({', '.join(broken[:3])}): "
+            f"the run had diverged when it was saved. Use an earlier checkpoint of the run.")
+    return TrainedGenerator(generator.to(map_location).eval(), state["kind"], int(state["step"]))
+
+
+def load_generator(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> SRResNet:
+    """The SRResNet saved in a training checkpoint, rebuilt from the checkpoint's own settings.
+
+    Works for SRResNet and SRGAN checkpoints (the generator of both is an SRResNet). The file
+    is read with ``weights_only=True``: a checkpoint that would run code is refused.
+
+    Args:
+        path: a checkpoint written by :func:`srgan_edu.training.train_srresnet` or ``train_srgan``
+            (``RUN_DIR/checkpoints/step_*.pt`` or ``best.pt``).
+        map_location: where to put the weights.
+
+    Returns:
+        The generator in eval mode, on ``map_location``.
+
+    Raises:
+        CheckpointError: the file is unreadable or unsafe.
+        CheckpointMismatchError: the file is not an srgan-edu training checkpoint.
+    """
+    return load_trained_generator(path, map_location=map_location).generator

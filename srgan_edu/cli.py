@@ -4,7 +4,7 @@ Each subcommand lives in the module of its lesson, which adds its own arguments 
 it; this file only wires them together, so "go to definition" leads to the real code:
 
 - ``evaluate``  -> :mod:`srgan_edu.evaluation` (lessons 02 and 07)
-- ``download``, ``subimages`` -> :mod:`srgan_edu.data`
+- ``download``, ``subimages`` -> :mod:`srgan_edu.datasets` (lesson 08)
 - ``train``     -> :mod:`srgan_edu.training` (lessons 06 and 08)
 - ``benchmark`` -> :mod:`srgan_edu.benchmark`
 - ``upscale``   -> :mod:`srgan_edu.upscale` (a course model on your own photograph)
@@ -15,10 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from PIL import Image
+
+from srgan_edu import __version__, benchmark, datasets, evaluation, training, upscale
+from srgan_edu.checkpoints import CheckpointError
+from srgan_edu.runtime import error_line, pick_device
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from srgan_edu import __version__, benchmark, data, evaluation, training, upscale
-
     parser = argparse.ArgumentParser(
         prog="srgan-edu",
         description="srgan-edu: learn single-image super-resolution by building SRGAN.",
@@ -31,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(run=evaluation.cli_main)
 
     sub = commands.add_parser("download", help="download and verify DIV2K, Set5, Set14 or BSD100")
-    data.add_cli_arguments(sub)
-    sub.set_defaults(run=data.cli_main)
+    datasets.add_cli_arguments(sub)
+    sub.set_defaults(run=datasets.cli_main)
 
     sub = commands.add_parser("subimages", help="cut DIV2K into 480x480 pieces that load 15 times faster")
-    data.add_subimages_arguments(sub)
-    sub.set_defaults(run=data.subimages_main)
+    datasets.add_subimages_arguments(sub)
+    sub.set_defaults(run=datasets.subimages_main)
 
     sub = commands.add_parser("train", help="train SRResNet or SRGAN (also under torchrun)")
     training.add_cli_arguments(sub)
@@ -52,25 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def error_line(err: BaseException) -> str:
-    """An exception as the one line a user reads (a DataLoader worker's error keeps only its last line)."""
-    text = str(err).strip() or type(err).__name__
-    if "Original Traceback" in text:  # "Caught ValueError in DataLoader worker process 0. Original Traceback..."
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        text = lines[-1].split(": ", 1)[-1] if lines else text
-    return " ".join(text.split())
-
-
 def main(argv: list[str] | None = None) -> int:
-    from PIL import Image
-
-    from srgan_edu.checkpoints import CheckpointError
-
     args = build_parser().parse_args(argv)
     device = getattr(args, "device", None)
     if device not in (None, "", "auto"):  # found before any work, for every subcommand
-        from srgan_edu.runtime import pick_device
-
         try:
             pick_device(device)
         except RuntimeError as err:

@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 
-from srgan_edu.data import file_sha256  # noqa: F401  (re-exported: the checksum a model card quotes)
+from srgan_edu.checkpoints import load_trained_generator
+from srgan_edu.datasets import file_sha256  # noqa: F401  (re-exported: the checksum a model card quotes)
 from srgan_edu.srresnet import SRResNet
 
 # The SHA-256 of each shipped weights file. It lives in the code, not beside the file, so
@@ -230,8 +231,6 @@ def load_or_train(model: CourseModel | str, *, checkpoint: str | os.PathLike | N
     """
     model = resolve(model)
     if checkpoint is not None:
-        from srgan_edu.training import load_trained_generator
-
         trained = load_trained_generator(checkpoint, map_location=device)
         chosen = ChosenModel(trained.generator, model.value,
                              f"your {trained.kind} checkpoint {checkpoint} (step {trained.step})")

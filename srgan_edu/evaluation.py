@@ -33,10 +33,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srgan_edu import metrics
-from srgan_edu.checkpoints import atomic_write_text
+from srgan_edu import course_models, data, datasets, metrics
+from srgan_edu.checkpoints import CheckpointError, CheckpointMismatchError, atomic_write_text, load_trained_generator
 from srgan_edu.degradation import imresize
 from srgan_edu.images import from_uint8, list_images, load_image, modcrop, rgb_to_grey, save_image, to_uint8, to_unit
+from srgan_edu.runtime import Precision, autocast, pick_device
 
 BENCHMARK_SETS = ("Set5", "Set14", "BSD100")
 
@@ -251,14 +252,10 @@ def load_set(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple
     Raises:
         FileNotFoundError: the set is missing; the message says how to download it.
     """
-    from srgan_edu import data
-
-    if name in data.DATASETS:
-        folder = data.dataset_dir(name, data_dir)
+    if name in datasets.DATASETS:
+        folder = datasets.dataset_dir(name, data_dir)
     else:
-        from srgan_edu.runtime import default_data_dir
-
-        folder = Path(data_dir if data_dir is not None else default_data_dir()) / name
+        folder = Path(data_dir if data_dir is not None else datasets.default_data_dir()) / name
         if not folder.is_dir():
             raise FileNotFoundError(f"No image folder {folder}")
     paths = list_images(folder)
@@ -281,8 +278,6 @@ def evaluate_sets(
 
     ``"builtin"`` as a set name means the built-in test photographs (no download needed).
     """
-    from srgan_edu import data
-
     results = []
     for set_name in sets:
         if set_name == "builtin":
@@ -380,11 +375,7 @@ def cli_main(args: argparse.Namespace) -> int:
     generator = None
     method = "bicubic"
     if args.model is not None:
-        from srgan_edu import course_models
-
         try:
-            from srgan_edu.runtime import pick_device
-
             chosen = course_models.resolve(args.model)
             generator = course_models.load(chosen, device=pick_device(args.device))
         except (ValueError, course_models.CourseModelError) as err:
@@ -398,11 +389,6 @@ def cli_main(args: argparse.Namespace) -> int:
         # The paper's SRResNet row is SRResNet-MSE; its SRGAN row is SRGAN-VGG54, not this model's.
         paper_kind = "srresnet" if chosen is course_models.CourseModel.SRRESNET_MSE else method
     elif args.checkpoint is not None:
-        # imported here: training pulls in the whole training stack, bicubic needs none of it
-        from srgan_edu.checkpoints import CheckpointError, CheckpointMismatchError
-        from srgan_edu.runtime import pick_device
-        from srgan_edu.training import load_trained_generator
-
         device = pick_device(args.device)
         try:
             trained = load_trained_generator(args.checkpoint, map_location=device)
@@ -420,8 +406,6 @@ def cli_main(args: argparse.Namespace) -> int:
     precision_text = None
     autocast_context = contextlib.nullcontext()
     if generator is not None:
-        from srgan_edu.training import Precision, autocast
-
         model_device = next(generator.parameters()).device
         precision = Precision.choose(model_device, amp=args.amp, channels_last=False)
         precision_text = f"{precision.description} on {model_device}"

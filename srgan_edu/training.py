@@ -24,7 +24,6 @@ generator outputs (B, 3, 4h, 4w) in [-1, 1]; the discriminator returns logits (B
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import io
@@ -44,13 +43,33 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from srgan_edu import checkpoints, distributed, losses
-from srgan_edu.checkpoints import CheckpointManager, CheckpointMismatchError
+from srgan_edu import __version__, checkpoints, course_models, data, datasets, distributed, losses, vgg
+from srgan_edu.checkpoints import (  # noqa: F401  (KINDS and the two loaders re-exported: lessons 05-08 call training.load_generator)
+    KINDS,
+    CheckpointManager,
+    CheckpointMismatchError,
+    TrainedGenerator,
+    load_generator,
+    load_trained_generator,
+)
+from srgan_edu.data import HRImageFolder, PairedPatchDataset
+from srgan_edu.datasets import default_data_dir
+from srgan_edu.degradation import degrade, upscale
 from srgan_edu.discriminator import Discriminator
-from srgan_edu.images import modcrop, save_image, to_unit
+from srgan_edu.evaluation import super_resolve
+from srgan_edu.images import list_images, load_image, modcrop, save_image, to_unit
+from srgan_edu.metrics import psnr, ssim
+from srgan_edu.runtime import (  # noqa: F401  (Precision and autocast re-exported: lesson 06 and the benchmark use them)
+    Precision,
+    autocast,
+    cpu_has_native_bf16,
+    error_line,
+    pick_device,
+    seed_everything,
+)
 from srgan_edu.srresnet import SRResNet
+from srgan_edu.vgg import VGGWeightsNotFoundError, describe_weights_location
 
-KINDS = ("srresnet", "srgan")
 LR_SCHEDULES = ("step", "cosine")  # the paper's constant rate with one drop, or a cosine decay for short runs
 CONTENT_LOSSES = {"mse": None, "vgg22": "relu2_2", "vgg54": "relu5_4"}  # name -> VGG19 layer phi_i,j
 
@@ -229,13 +248,6 @@ def _parse_number(text: str) -> int | float | str:
 
 
 # --- 3. the steps -------------------------------------------------------------------------------
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """``torch.autocast`` for mixed precision, or a context that does nothing when ``dtype`` is None."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
@@ -462,8 +474,6 @@ class ValidationSet:
             scale: the upscaling factor.
             crop: keep only a centre crop of this side (None: whole images).
         """
-        from srgan_edu.degradation import degrade
-
         names, hrs, lrs = [], [], []
         for position, item in enumerate(images):
             name, img = item if isinstance(item, tuple) else (f"image {position}", item)
@@ -492,8 +502,6 @@ def validate(generator: nn.Module, validation_set: ValidationSet) -> dict[str, f
     Returns:
         ``{"psnr": dB, "ssim": in [0, 1]}``, means over the images.
     """
-    from srgan_edu.metrics import psnr, ssim
-
     device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
@@ -510,8 +518,6 @@ def validate(generator: nn.Module, validation_set: ValidationSet) -> dict[str, f
 
 def _super_resolve(generator: nn.Module, lr_img: torch.Tensor) -> torch.Tensor:
     """(3, h, w) [0, 1] -> (3, scale*h, scale*w) [0, 1] with a model already in eval mode."""
-    from srgan_edu.evaluation import super_resolve
-
     return super_resolve(generator, lr_img)
 
 
@@ -532,8 +538,6 @@ def sample_grid(generator: nn.Module, validation_set: ValidationSet, *, num_imag
         (3, rows * crop + padding, 3 * crop + padding) in [0, 1].
     """
     from torchvision.utils import make_grid
-
-    from srgan_edu.degradation import upscale
 
     scale = validation_set.scale
     device = next(generator.parameters()).device
@@ -556,71 +560,6 @@ def sample_grid(generator: nn.Module, validation_set: ValidationSet, *, num_imag
 
 
 # --- 5. the training loop ---------------------------------------------------------------------
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), as oneDNN reports it.
-
-    On such a CPU bf16 autocast roughly halves a training step (measured in lesson 06 and
-    benchmarks/RESULTS.md); elsewhere bf16 is emulated and slower than fp32, so it is not chosen.
-    """
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # an old or unusual build: be safe, say no
-        return False
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How the numbers are held during training or inference on one device.
-
-    Weights, BatchNorm statistics, losses and the optimiser state stay fp32 in every case:
-    autocast runs the convolutions and matrix products in the lower precision only.
-    """
-
-    autocast_dtype: torch.dtype | None  # None: fp32 throughout
-    grad_scaler: bool  # fp16 needs loss scaling; bf16 and fp32 do not
-    channels_last: bool  # NHWC layout: tensor-core and oneDNN bf16 convolutions prefer it
-    description: str  # one line for the log
-
-    @classmethod
-    def choose(cls, device: torch.device, *, amp: bool | None = None, channels_last: bool | None = None) -> Precision:
-        """The precision for ``device``.
-
-        Args:
-            device: where the networks run.
-            amp: True: mixed precision (on CUDA bf16 where the GPU has it, else fp16 with a
-                gradient scaler; on a CPU bf16 where it is native, else fp32). None (the
-                default): bf16 where the hardware has it natively (a CUDA GPU of compute
-                capability 8.0 or newer, a CPU with AVX512-BF16 or AMX), fp32 elsewhere;
-                fp16 is never chosen without asking. False: fp32.
-            channels_last: NHWC layout; None: on with CUDA and with bf16 on a CPU.
-        """
-        device = torch.device(device)
-        dtype, scaled, note = None, False, ""
-        if device.type == "cuda":
-            # bf16 only where the tensor cores have it (compute capability 8.0: A100, RTX 30xx
-            # and newer). torch.cuda.is_bf16_supported() also says yes where bf16 is merely
-            # emulated (T4, V100: a learner's usual free GPU), which is slower than fp16.
-            major, _minor = torch.cuda.get_device_capability(device)
-            if amp is not False and major >= 8:
-                dtype = torch.bfloat16
-            elif amp:
-                dtype, scaled = torch.float16, True
-        elif device.type == "cpu" and amp is not False:
-            if cpu_has_native_bf16():
-                dtype = torch.bfloat16
-            elif amp:
-                note = " (this CPU has no native bf16, which would be slower than fp32)"
-        elif amp:
-            note = f" (mixed precision is used on CUDA GPUs and on CPUs with native bf16, not on {device.type})"
-        layout = (device.type == "cuda" or dtype is not None) if channels_last is None else channels_last
-        layout_text = ", channels_last" if layout else ""
-        if dtype is None:
-            return cls(None, False, layout, f"fp32{layout_text}{note}")
-        kind = "bf16" if dtype == torch.bfloat16 else "fp16 with a gradient scaler"
-        where = "native on this CPU" if device.type == "cpu" else device.type
-        return cls(dtype, scaled, layout, f"mixed precision ({kind}, {where}){layout_text}")
 
 
 class TrainingStream(Sampler):
@@ -730,8 +669,6 @@ def make_content_loss(name: str, *, vgg_weights=None) -> Callable[[torch.Tensor,
 
 
 def _default_vgg_weights():
-    from srgan_edu import vgg
-
     return vgg.PRETRAINED
 
 
@@ -864,8 +801,6 @@ def train_srgan(
 
 
 def _as_dataset(train_data, config: TrainConfig) -> Dataset:
-    from srgan_edu.data import HRImageFolder, PairedPatchDataset
-
     if isinstance(train_data, Dataset) and not isinstance(train_data, HRImageFolder):
         return train_data  # already (lr_img, hr_img) pairs
 
@@ -888,8 +823,6 @@ def _check_recipe(saved: dict[str, Any], config: TrainConfig, source: Path) -> N
 
 def _init_generator_weights(generator: nn.Module, source: str | os.PathLike, device: Any) -> str:
     """Load ``source`` (a checkpoint file, or a course model's name) into ``generator``; says what it was."""
-    from srgan_edu import course_models  # course_models builds on the networks, not on training
-
     if not Path(source).exists() and str(source).strip().lower().replace("_", "-") in {
             name.lower() for name in course_models.names()}:
         shipped = course_models.load(str(source), device=device)
@@ -910,8 +843,6 @@ def _init_generator_weights(generator: nn.Module, source: str | os.PathLike, dev
 def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, run_dir, val_images, device,
            resume, init_generator, content_loss, vgg_weights, progress, on_log) -> TrainResult:
     from tqdm.auto import tqdm
-
-    from srgan_edu import __version__
 
     context = distributed.current_context(device)
     if not context.enabled:
@@ -1178,66 +1109,6 @@ def _prepare_run_folder(paths: dict[str, Path], networks: list[nn.Module], *,
                       f"{needed / 2**20:.1f} MiB: free some space or choose another --out.")
 
 
-# --- 6. loading a trained generator -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainedGenerator:
-    """A generator read from a training checkpoint, with what it was trained as."""
-
-    generator: SRResNet  # in eval mode
-    kind: str  # "srresnet" or "srgan": which row of the paper's table to compare it with
-    step: int  # the training step the checkpoint was written at
-
-
-def load_trained_generator(path: str | os.PathLike, *,
-                           map_location: str | torch.device = "cpu") -> TrainedGenerator:
-    """:func:`load_generator`, also saying whether it was trained as SRResNet or SRGAN and for how long."""
-    state = checkpoints.load_checkpoint(path, map_location=map_location)
-    checkpoints.check_compatible(state, kinds=KINDS, source=path)
-    config = checkpoints.validate_generator_config(state.get("generator_config", {}), source=path)
-    weights = state.get("generator")
-    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
-        raise checkpoints.CheckpointError(f"{path} holds no generator weights (its 'generator' entry is a "
-                                          f"{type(weights).__name__}, not a dict of tensors).")
-    generator = SRResNet(**config)
-    try:
-        generator.load_state_dict(weights)
-    except (RuntimeError, TypeError, KeyError) as err:
-        first = str(err).strip().splitlines()
-        raise checkpoints.CheckpointError(
-            f"{path}: its generator weights do not fit the network its own settings describe "
-            f"({first[1].strip() if len(first) > 1 else first[0]}...). The file was edited or mixed from two runs; "
-            f"use another checkpoint of the run.") from err
-    broken = [name for name, value in weights.items() if value.is_floating_point() and not torch.isfinite(value).all()]
-    if broken:
-        raise checkpoints.CheckpointError(
-            f"{path}: {len(broken)} generator weight tensor(s) hold NaN or infinite values ({', '.join(broken[:3])}): "
-            f"the run had diverged when it was saved. Use an earlier checkpoint of the run.")
-    return TrainedGenerator(generator.to(map_location).eval(), state["kind"], int(state["step"]))
-
-
-def load_generator(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> SRResNet:
-    """The SRResNet saved in a training checkpoint, rebuilt from the checkpoint's own settings.
-
-    Works for SRResNet and SRGAN checkpoints (the generator of both is an SRResNet). The file
-    is read with ``weights_only=True``: a checkpoint that would run code is refused.
-
-    Args:
-        path: a checkpoint written by :func:`train_srresnet` or :func:`train_srgan`
-            (``RUN_DIR/checkpoints/step_*.pt`` or ``best.pt``).
-        map_location: where to put the weights.
-
-    Returns:
-        The generator in eval mode, on ``map_location``.
-
-    Raises:
-        CheckpointError: the file is unreadable or unsafe.
-        CheckpointMismatchError: the file is not an srgan-edu training checkpoint.
-    """
-    return load_trained_generator(path, map_location=map_location).generator
-
-
 # --- the command line: python -m srgan_edu train srresnet|srgan ... -----------------------------
 
 
@@ -1334,17 +1205,13 @@ def _cli_images(args: argparse.Namespace):
     """(training source, validation images) from --builtin / --data-dir / --val-dir."""
     from PIL import Image
 
-    from srgan_edu import data
-    from srgan_edu.images import list_images, load_image
-    from srgan_edu.runtime import default_data_dir
-
     if args.builtin:
         train = [img for _, img in data.builtin_images("train")]
         val = data.builtin_images("test")
     else:
         data_dir = Path(args.data_dir) if args.data_dir is not None else default_data_dir()
         has_images = data_dir.is_dir() and bool(list_images(data_dir))
-        folder = data_dir if has_images else data.dataset_dir("DIV2K_train_HR", data_dir)
+        folder = data_dir if has_images else datasets.dataset_dir("DIV2K_train_HR", data_dir)
         try:
             train = data.HRImageFolder(folder, in_memory=None)  # decoded once when it fits in memory
         except Image.DecompressionBombError as err:
@@ -1353,7 +1220,7 @@ def _cli_images(args: argparse.Namespace):
         if args.val_dir is None:  # model selection off the test sets: DIV2K_valid_HR, never Set5
             for where in (data_dir, data_dir.parent):  # the data folder, or the one holding --data-dir
                 try:
-                    args.val_dir = data.dataset_dir("DIV2K_valid_HR", where)
+                    args.val_dir = datasets.dataset_dir("DIV2K_valid_HR", where)
                     break
                 except FileNotFoundError:
                     continue
@@ -1369,8 +1236,6 @@ def _bomb_in(folder: Path) -> str:
     """The first image of ``folder`` that Pillow refuses as a decompression bomb (for the message)."""
     from PIL import Image
 
-    from srgan_edu.images import list_images
-
     for path in list_images(folder):
         try:
             with Image.open(path):
@@ -1384,9 +1249,6 @@ def _bomb_in(folder: Path) -> str:
 
 def cli_main(args: argparse.Namespace) -> int:
     """Run ``train``: 0 when done, 1 when training stopped on a NaN loss, 2 on a usage error."""
-    from srgan_edu.runtime import pick_device, seed_everything
-    from srgan_edu.vgg import VGGWeightsNotFoundError, describe_weights_location
-
     context = distributed.setup(args.device)
     try:
         device = context.device if context.enabled else pick_device(args.device)
@@ -1441,8 +1303,6 @@ def cli_main(args: argparse.Namespace) -> int:
             return 1
         except (CheckpointMismatchError, checkpoints.CheckpointError, OSError,
                 VGGWeightsNotFoundError, ValueError) as err:
-            from srgan_edu.cli import error_line  # a DataLoader worker's error arrives with its traceback inside
-
             print(f"error: {error_line(err)}", file=sys.stderr)
             return 2
         if context.is_main:

@@ -17,8 +17,10 @@ import torch
 from torch import nn
 
 from srgan_edu import course_models
+from srgan_edu.checkpoints import load_generator
 from srgan_edu.evaluation import DEFAULT_TILE, super_resolve
 from srgan_edu.images import IMAGE_SUFFIXES, load_image, rgb_to_grey, save_image
+from srgan_edu.runtime import Precision, pick_device
 
 MIN_SIDE = 8  # pixels: below this a photograph holds too little for the network to work on
 
@@ -68,9 +70,6 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cli_main(args: argparse.Namespace) -> int:
     """Run ``upscale``: 0 when written, 2 on a usage error (one ``error:`` line)."""
-    from srgan_edu.runtime import pick_device
-    from srgan_edu.training import Precision
-
     def fail(message: str) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
@@ -100,8 +99,6 @@ def cli_main(args: argparse.Namespace) -> int:
         return fail(str(err))
     try:
         if args.checkpoint is not None:
-            from srgan_edu.training import load_generator
-
             generator, label = load_generator(args.checkpoint, map_location=device), str(args.checkpoint)
         else:
             generator, label = course_models.load(args.model, device=device), course_models.resolve(args.model).value

@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torchvision.models import VGG19_Weights, vgg19
 
+from srgan_edu.checkpoints import _reason, looks_like_torch_file
+
 ENV_VARIABLE = "SRGAN_EDU_VGG19_WEIGHTS"
 PRETRAINED = VGG19_Weights.IMAGENET1K_V1
 WEIGHTS_URL = PRETRAINED.url  # https://download.pytorch.org/models/vgg19-dcbb9e9d.pth
@@ -205,8 +207,6 @@ def _resolve_weights_file(weights: Weights) -> tuple[Path | None, str]:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    from srgan_edu.checkpoints import _reason, looks_like_torch_file
-
     if not looks_like_torch_file(path):
         raise ValueError(f"Cannot read {path} as a PyTorch state dict: it is not a PyTorch file at all (not a zip archive or a pickle: damaged, truncated, or "
                          f"another kind of file). Use {WEIGHTS_FILE}, torchvision's vgg19 ImageNet weights.")

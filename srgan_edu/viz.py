@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from srgan_edu.mos import MethodScore, Trial
-    from srgan_edu.widgets import QualityPoint
+    from srgan_edu.tradeoffs import QualityPoint
 
 
 # --- lesson 00: setup and tour (the built-in images) ------------------------------------------
@@ -172,7 +172,7 @@ def perception_distortion_plot(
         ax: the axes to draw on.
         points: each with ``.name``, ``.psnr`` (dB) and ``.perceptual``, optionally
             ``.content_loss`` and ``.adversarial_weight`` for its colour and marker
-            (:class:`srgan_edu.widgets.QualityPoint`).
+            (:class:`srgan_edu.tradeoffs.QualityPoint`).
         current: the name of the point to ring in red (the one shown in the picture).
         path: points of an interpolation (e.g. SRResNet -> SRGAN), joined by a line, each
             with ``.alpha``.

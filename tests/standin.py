@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from srgan_edu import data
+from srgan_edu import datasets
 
 # name -> (archive format, number of images, side in pixels, image names or None for 0001.png ...)
 LAYOUT = {
@@ -65,14 +65,14 @@ def _archive(kind: str, members: dict[str, bytes]) -> bytes:
 @dataclasses.dataclass
 class Kit:
     archives: dict[str, bytes]  # file name -> archive bytes
-    specs: dict[str, data.DatasetSpec]  # a registry like data.DATASETS, pointing at the server
+    specs: dict[str, datasets.DatasetSpec]  # a registry like datasets.DATASETS, pointing at the server
 
 
 def build_kit(base_url: str) -> Kit:
     """The archives and a registry whose URLs start with ``base_url``."""
     archives, specs = {}, {}
     for seed, (name, (kind, count, size, stems)) in enumerate(LAYOUT.items()):
-        real = data.DATASETS[name]
+        real = datasets.DATASETS[name]
         stems = stems or tuple(f"{index:04d}" for index in range(1, count + 1))
         members = {f"{real.archive_folder}/{stem}.png": photo_png(100 * seed + i, size) for i, stem in enumerate(stems)}
         payload = _archive(kind, members)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from srgan_edu import benchmark, checkpoints, data, evaluation, losses, metrics, mos, training, vgg
+from srgan_edu import benchmark, checkpoints, data, datasets, evaluation, losses, metrics, mos, training, vgg
 from srgan_edu.checkpoints import CheckpointError
 from srgan_edu.cli import main as cli
 from srgan_edu.images import from_uint8, modcrop
@@ -306,11 +306,11 @@ def test_stale_download_temporaries_are_removed_by_the_next_download_and_said(tm
     mine.write_text("keep")
 
     def no_network(spec, archive, data_dir, *, progress):
-        raise data.DownloadError("no network in this test")
+        raise datasets.DownloadError("no network in this test")
 
-    monkeypatch.setattr(data, "_fetch", no_network)
-    with pytest.raises(data.DownloadError):
-        data.download("Set5", tmp_path, progress=False)
+    monkeypatch.setattr(datasets, "_fetch", no_network)
+    with pytest.raises(datasets.DownloadError):
+        datasets.download("Set5", tmp_path, progress=False)
     assert not stale.exists() and fresh.exists() and mine.exists()
     assert "interrupted" in capsys.readouterr().out
 

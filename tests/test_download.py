@@ -1,4 +1,4 @@
-"""data.download against a local HTTP server: checksums, caching, failures, unsafe archives.
+"""datasets.download against a local HTTP server: checksums, caching, failures, unsafe archives.
 
 Every test serves small archives built here from http.server on 127.0.0.1 (a random
 port, started and stopped by a fixture), so nothing touches the internet.
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_edu import data
+from srgan_edu import datasets
 
 IMAGE_NAMES = ("a.png", "b.png", "c.png")
 
@@ -100,8 +100,8 @@ def server():
     thread.join(timeout=5)
 
 
-def tiny_spec(url: str, filename: str, sha: str | None, name: str = "Tiny") -> data.DatasetSpec:
-    return data.DatasetSpec(
+def tiny_spec(url: str, filename: str, sha: str | None, name: str = "Tiny") -> datasets.DatasetSpec:
+    return datasets.DatasetSpec(
         name=name, url=url, sha256=sha, filename=filename, folder="Tiny", archive_folder="Tiny_HR",
         num_images=3, size="1 kB", source="a test", checksum_source="this test", citation="-",
     )
@@ -124,7 +124,7 @@ def test_good_archive_is_verified_unpacked_and_cached(server, tmp_path, capsys, 
     spec = tiny_spec(serve(server, filename, payload), filename, sha256(payload))
     data_dir = tmp_path / "data"
 
-    folder = data.download("Tiny", data_dir, progress=False, spec=spec)
+    folder = datasets.download("Tiny", data_dir, progress=False, spec=spec)
 
     assert folder == data_dir / "Tiny"
     assert sorted(p.name for p in folder.iterdir()) == list(IMAGE_NAMES)
@@ -132,7 +132,7 @@ def test_good_archive_is_verified_unpacked_and_cached(server, tmp_path, capsys, 
     assert "SHA-256 verified" in capsys.readouterr().out
     assert server.requests == [f"/{filename}"]
 
-    again = data.download("Tiny", data_dir, progress=False, spec=spec)
+    again = datasets.download("Tiny", data_dir, progress=False, spec=spec)
     assert again == folder
     assert server.requests == [f"/{filename}"]  # the second call made no request
     assert "nothing to do" in capsys.readouterr().out
@@ -143,21 +143,21 @@ def test_a_folder_left_by_an_interrupted_unpacking_is_cleared(server, tmp_path):
     spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", sha256(payload))
     stale = tmp_path / ".Tiny.unpacking-abc123"
     (stale / "Tiny_HR").mkdir(parents=True)
-    data.download("Tiny", tmp_path, progress=False, spec=spec)
+    datasets.download("Tiny", tmp_path, progress=False, spec=spec)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Tiny"]
 
 
 def test_keep_archive_keeps_the_downloaded_file(server, tmp_path):
     payload = make_zip(good_members())
     spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", sha256(payload))
-    data.download("Tiny", tmp_path, progress=False, spec=spec, keep_archive=True)
+    datasets.download("Tiny", tmp_path, progress=False, spec=spec, keep_archive=True)
     assert (tmp_path / "t.zip").read_bytes() == payload
 
 
 def test_unknown_checksum_prints_the_computed_one_and_says_unverified(server, tmp_path, capsys):
     payload = make_tar_gz(good_members())
     spec = tiny_spec(serve(server, "t.tar.gz", payload), "t.tar.gz", None)
-    data.download("Tiny", tmp_path, progress=False, spec=spec)
+    datasets.download("Tiny", tmp_path, progress=False, spec=spec)
     out = capsys.readouterr().out
     assert sha256(payload) in out
     assert "could NOT be verified against a published value" in out
@@ -166,8 +166,8 @@ def test_unknown_checksum_prints_the_computed_one_and_says_unverified(server, tm
 def test_wrong_checksum_is_a_clear_error_and_leaves_nothing(server, tmp_path):
     payload = make_zip(good_members())
     spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", "0" * 64)
-    with pytest.raises(data.DownloadError, match="SHA-256 does not match the published"):
-        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match="SHA-256 does not match the published"):
+        datasets.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     assert_left_nothing(tmp_path / "data")
 
 
@@ -176,8 +176,8 @@ def test_truncated_download_is_an_error_and_leaves_nothing(server, tmp_path, sha
     payload = make_zip(good_members())
     url = serve(server, "t.zip", payload[: len(payload) // 2], declared=len(payload))
     spec = tiny_spec(url, "t.zip", sha256(payload) if sha_known else None)
-    with pytest.raises(data.DownloadError, match="broke off"):
-        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match="broke off"):
+        datasets.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     assert_left_nothing(tmp_path / "data")
 
 
@@ -185,8 +185,8 @@ def test_truncated_download_is_an_error_and_leaves_nothing(server, tmp_path, sha
 def test_server_error_is_a_clear_error_and_leaves_nothing(server, tmp_path, status):
     url = serve(server, "t.zip", b"<html>oops</html>", status=status)
     spec = tiny_spec(url, "t.zip", None)
-    with pytest.raises(data.DownloadError, match=f"HTTP {status}") as caught:
-        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match=f"HTTP {status}") as caught:
+        datasets.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     message = str(caught.value)
     assert "What to do" in message and "python -m srgan_edu download Tiny" in message
     assert_left_nothing(tmp_path / "data")
@@ -197,16 +197,16 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     spec = tiny_spec(f"http://127.0.0.1:{port}/t.zip", "t.zip", None)
-    with pytest.raises(data.DownloadError, match="could not reach"):
-        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match="could not reach"):
+        datasets.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     assert_left_nothing(tmp_path / "data")
 
 
 def test_a_download_that_is_not_an_archive_is_deleted(server, tmp_path):
     payload = b"this is an HTML error page, not a zip"
     spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", None)
-    with pytest.raises(data.DownloadError, match="neither a zip nor a tar") as caught:
-        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match="neither a zip nor a tar") as caught:
+        datasets.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     assert_left_nothing(tmp_path / "data")
     message = str(caught.value)
     assert "was deleted" in message and "Run the command again" in message
@@ -220,8 +220,8 @@ def test_a_folder_in_the_way_is_reported_before_downloading(server, tmp_path):
     blocked.mkdir(parents=True)
     (blocked / "notes.txt").write_text("not an image")
     requests_before = len(server.requests)
-    with pytest.raises(data.DownloadError, match="exists but holds no images"):
-        data.download("Tiny", tmp_path / "data", progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match="exists but holds no images"):
+        datasets.download("Tiny", tmp_path / "data", progress=False, spec=spec)
     assert len(server.requests) == requests_before  # refused without fetching anything
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [spec.folder]
 
@@ -249,8 +249,8 @@ def test_unsafe_members_are_refused_and_nothing_is_written(server, tmp_path, cas
     filename, payload = _unsafe_archives(outside)[case]
     data_dir = tmp_path / "deep" / "data"
     spec = tiny_spec(serve(server, filename, payload), filename, sha256(payload))
-    with pytest.raises(data.UnsafeArchiveError, match="Refused to unpack"):
-        data.download("Tiny", data_dir, progress=False, spec=spec)
+    with pytest.raises(datasets.UnsafeArchiveError, match="Refused to unpack"):
+        datasets.download("Tiny", data_dir, progress=False, spec=spec)
     assert_left_nothing(data_dir)  # no images, no archive, no temporary folder
     assert list(outside.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "outside"]
@@ -261,8 +261,8 @@ def test_extract_archive_checks_every_member_before_writing(tmp_path):
     archive = tmp_path / "t.tar.gz"
     archive.write_bytes(make_tar_gz({**good_members(), "../evil.png": b"x"}))
     target = tmp_path / "target"
-    with pytest.raises(data.UnsafeArchiveError):
-        data.extract_archive(archive, target)
+    with pytest.raises(datasets.UnsafeArchiveError):
+        datasets.extract_archive(archive, target)
     assert list(target.iterdir()) == []  # the good members before it were not written either
 
 
@@ -272,7 +272,7 @@ def test_teacher_archive_in_the_data_folder_needs_no_network(server, tmp_path, c
     data_dir.mkdir()
     (data_dir / "t.zip").write_bytes(payload)
     spec = tiny_spec(f"{server.base_url}/t.zip", "t.zip", sha256(payload))  # not served
-    folder = data.download("Tiny", data_dir, progress=False, spec=spec)
+    folder = datasets.download("Tiny", data_dir, progress=False, spec=spec)
     assert len(list(folder.iterdir())) == 3
     assert server.requests == []
     assert (data_dir / "t.zip").exists()  # the teacher's file is left alone
@@ -284,8 +284,8 @@ def test_teacher_archive_with_the_wrong_checksum_is_refused_without_network(serv
     data_dir.mkdir()
     (data_dir / "t.zip").write_bytes(make_zip(good_members()))
     spec = tiny_spec(f"{server.base_url}/t.zip", "t.zip", "0" * 64)
-    with pytest.raises(data.DownloadError, match="is not the published file"):
-        data.download("Tiny", data_dir, progress=False, spec=spec)
+    with pytest.raises(datasets.DownloadError, match="is not the published file"):
+        datasets.download("Tiny", data_dir, progress=False, spec=spec)
     assert server.requests == []
     assert sorted(p.name for p in data_dir.iterdir()) == ["t.zip"]
 
@@ -297,19 +297,19 @@ def test_teacher_unpacked_folder_is_recognised_without_network(server, tmp_path,
     for seed, name in enumerate(IMAGE_NAMES):
         (folder / name).write_bytes(png_bytes(seed))
     spec = tiny_spec(f"{server.base_url}/t.zip", "t.zip", None)
-    assert data.download("Tiny", tmp_path, progress=False, spec=spec) == folder
+    assert datasets.download("Tiny", tmp_path, progress=False, spec=spec) == folder
     assert server.requests == []
 
 
 def test_real_specs_are_complete_and_point_at_their_documented_sources():
-    assert set(data.DATASETS) == {"DIV2K_train_HR", "DIV2K_valid_HR", "Set5", "Set14", "BSD100"}
-    for name, spec in data.DATASETS.items():
+    assert set(datasets.DATASETS) == {"DIV2K_train_HR", "DIV2K_valid_HR", "Set5", "Set14", "BSD100"}
+    for name, spec in datasets.DATASETS.items():
         assert spec.name == name and spec.url.startswith("https://")
         assert spec.url.endswith(spec.filename)
         assert spec.sha256 is None or len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0
         assert spec.checksum_source and spec.source and spec.citation
-    assert data.DATASETS["DIV2K_train_HR"].url.startswith("https://data.vision.ee.ethz.ch/cvl/DIV2K/")
-    assert data.DATASETS["Set14"].sha256 is None  # no published checksum: documented as unverified
+    assert datasets.DATASETS["DIV2K_train_HR"].url.startswith("https://data.vision.ee.ethz.ch/cvl/DIV2K/")
+    assert datasets.DATASETS["Set14"].sha256 is None  # no published checksum: documented as unverified
 
 
 # --- the command line -----------------------------------------------------------------
@@ -317,14 +317,14 @@ def test_real_specs_are_complete_and_point_at_their_documented_sources():
 
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
-    data.add_cli_arguments(parser)
-    return data.cli_main(parser.parse_args(list(argv)))
+    datasets.add_cli_arguments(parser)
+    return datasets.cli_main(parser.parse_args(list(argv)))
 
 
 def test_cli_list_shows_every_data_set(tmp_path, capsys):
     assert run_cli("--list", "--data-dir", str(tmp_path)) == 0
     out = capsys.readouterr().out
-    for name in data.DATASETS:
+    for name in datasets.DATASETS:
         assert f"missing: python -m srgan_edu download {name} --data-dir {tmp_path}" in out
     assert "no published SHA-256" in out  # Set14
 
@@ -332,7 +332,7 @@ def test_cli_list_shows_every_data_set(tmp_path, capsys):
 def test_cli_downloads_a_named_set_and_all(server, tmp_path, monkeypatch, capsys):
     payload = make_zip(good_members())
     spec = tiny_spec(serve(server, "t.zip", payload), "t.zip", sha256(payload))
-    monkeypatch.setattr(data, "DATASETS", {"Tiny": spec})
+    monkeypatch.setattr(datasets, "DATASETS", {"Tiny": spec})
     assert run_cli("Tiny", "--data-dir", str(tmp_path), "--no-progress") == 0
     assert len(list((tmp_path / "Tiny").iterdir())) == 3
     assert run_cli("all", "--data-dir", str(tmp_path)) == 0  # already there: no request
@@ -341,7 +341,7 @@ def test_cli_downloads_a_named_set_and_all(server, tmp_path, monkeypatch, capsys
 
 def test_cli_reports_a_failure_with_exit_code_1(server, tmp_path, monkeypatch, capsys):
     url = serve(server, "t.zip", b"gone", status=404)
-    monkeypatch.setattr(data, "DATASETS", {"Tiny": tiny_spec(url, "t.zip", None)})
+    monkeypatch.setattr(datasets, "DATASETS", {"Tiny": tiny_spec(url, "t.zip", None)})
     assert run_cli("Tiny", "--data-dir", str(tmp_path), "--no-progress") == 1
     assert "HTTP 404" in capsys.readouterr().err
 

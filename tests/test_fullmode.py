@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from srgan_edu import checkpoints, cli, data, training
+from srgan_edu import checkpoints, cli, data, datasets, training
 from srgan_edu.course import REPO_ROOT, execute_notebook
 
 from standin import LAYOUT, KitServer
@@ -36,7 +36,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
 @pytest.fixture
 def kit(monkeypatch):
     with KitServer() as server:
-        monkeypatch.setattr(data, "DATASETS", server.kit.specs)  # the registry override of test_download.py
+        monkeypatch.setattr(datasets, "DATASETS", server.kit.specs)  # the registry override of test_download.py
         yield server
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from srgan_edu import checkpoints, losses, training
+from srgan_edu import checkpoints, losses, runtime, training
 from srgan_edu.checkpoints import CheckpointMismatchError
 from srgan_edu.discriminator import Discriminator
 from srgan_edu.srresnet import SRResNet
@@ -114,7 +114,7 @@ def test_cli_init_generator_names_a_missing_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("amp", [None, True])
 def test_precision_on_a_cpu_without_native_bf16_is_fp32(monkeypatch, amp):
-    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
     precision = training.Precision.choose(torch.device("cpu"), amp=amp, channels_last=None)
     assert precision.autocast_dtype is None and not precision.grad_scaler and not precision.channels_last
     assert precision.description.startswith("fp32")
@@ -123,7 +123,7 @@ def test_precision_on_a_cpu_without_native_bf16_is_fp32(monkeypatch, amp):
 
 
 def test_precision_on_a_cpu_with_native_bf16_is_bf16_by_default_and_fp32_when_refused(monkeypatch):
-    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
     chosen = training.Precision.choose(torch.device("cpu"))
     assert chosen.autocast_dtype == torch.bfloat16 and not chosen.grad_scaler and chosen.channels_last
     assert "bf16" in chosen.description and "native" in chosen.description
@@ -547,7 +547,7 @@ def test_a_short_bf16_cpu_run_reaches_the_validation_psnr_of_fp32(tmp_path, monk
         generator = SRResNet(num_blocks=2, num_features=16)
         config = TrainConfig(steps=300, batch_size=8, hr_crop=32, learning_rate=1e-3, lr_schedule="cosine",
                              log_every=300, val_every=300, checkpoint_every=300, amp=amp, channels_last=amp)
-        monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)  # where it is emulated: the same sums
+        monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)  # where it is emulated: the same sums
         result = training.train_srresnet(generator, train_images, config, run_dir=tmp_path / f"amp-{amp}",
                                          val_images=val_images, device="cpu", progress=False)
         scores[amp] = result.validation.last()["psnr"]
