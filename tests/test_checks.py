@@ -986,3 +986,161 @@ def test_psnr_y_unknown_mistake_says_which_steps_to_check():
 def test_vgg_content_loss_refuses_an_unknown_convention():
     with pytest.raises(ValueError, match="convention"):
         checks.check_vgg_content_loss(_content, convention="sum")
+
+
+# --- 5.3 the relativistic average discriminator loss (ESRGAN) -----------------------------------
+
+
+def _ra(real, fake, *, real_mean=None, fake_mean=None, fake_sign=1.0, fake_label_real=False, detach=False):
+    mean_fake = fake.mean() if fake_mean is None else fake_mean
+    mean_real = real.mean() if real_mean is None else real_mean
+    if detach:
+        mean_fake, mean_real = mean_fake.detach(), mean_real.detach()
+    real_term = F.softplus(-(real - mean_fake)).mean()
+    fake_logit = fake_sign * (fake - mean_real)
+    fake_term = F.softplus(-fake_logit).mean() if fake_label_real else F.softplus(fake_logit).mean()
+    return real_term + fake_term
+
+
+def test_relativistic_loss_reference_passes(capsys):
+    _passes(checks.check_relativistic_discriminator_loss, _ra, capsys)
+    _passes(checks.check_relativistic_discriminator_loss,
+            lambda r, f: F.binary_cross_entropy_with_logits(r - f.mean(), torch.ones_like(r))
+            + F.binary_cross_entropy_with_logits(f - r.mean(), torch.zeros_like(f)), capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (losses.discriminator_loss, ["plain loss of eq. 2", "average"]),
+        (lambda r, f: _ra(r, f, real_mean=f.mean(), fake_mean=r.mean()), ["own mean"]),
+        (lambda r, f: _ra(r, f, fake_sign=-1.0), ["real label", "wrong way round"]),
+        (lambda r, f: _ra(r, f, fake_label_real=True), ["real label"]),
+        (lambda r, f: _ra(r, f, detach=True), ["detached the means"]),
+        (lambda r, f: _ra(r, f, real_mean=torch.sigmoid(r).mean(), fake_mean=torch.sigmoid(f).mean()),
+         ["mean *probability*"]),
+        (lambda r, f: -torch.log(torch.sigmoid(r - f.mean())).mean() - torch.log(1 - torch.sigmoid(f - r.mean())).mean(),
+         ["overflows"]),
+        (lambda r, f: _ra(r.sub_(f.mean()), f), ["in-place operation", "new tensor"]),
+        (lambda r, f: _ra(r, f).detach(), ["no gradient"]),
+    ],
+    ids=["plain", "own-mean", "fake-order", "fake-real-label", "detached-means", "probability-mean", "unstable",
+         "in-place", "no-graph"],
+)
+def test_relativistic_loss_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_relativistic_discriminator_loss, attempt, *phrases)
+
+
+def test_relativistic_loss_unknown_mistake_shows_digits_and_the_input_to_check():
+    message = _fails_with(checks.check_relativistic_discriminator_loss,
+                          lambda r, f: F.softplus(-(r - f.mean())).mean() + 2 * F.softplus(f - r.mean()).mean(),
+                          "you give", "expected", "relative", "fake_logits")
+    assert "plain loss" not in message
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 3e-5, True), (1 + 3e-4, False)])
+def test_relativistic_loss_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    attempt = lambda r, f: _ra(r, f) * factor  # noqa: E731
+    if passes:
+        _passes(checks.check_relativistic_discriminator_loss, attempt, capsys)
+    else:
+        _fails_with(checks.check_relativistic_discriminator_loss, attempt, "expected")
+
+
+# --- 1.2 by hand, and 1.3 the blur derived from the Nyquist limit --------------------------------
+
+
+def _by_hand(hr_img, scale, sigma, *, padding="replicate", size=None, kernel=degradation.gaussian_kernel):
+    k = size or degradation.default_kernel_size(sigma)
+    x = hr_img if hr_img.dim() == 4 else hr_img[None]
+    weight = kernel(k, sigma).to(x).expand(x.shape[1], 1, k, k)
+    if padding == "zeros":
+        blurred = F.conv2d(x, weight, padding=k // 2, groups=x.shape[1])
+    else:
+        blurred = F.conv2d(F.pad(x, (k // 2,) * 4, mode=padding), weight, groups=x.shape[1])
+    out = blurred[..., ::scale, ::scale]
+    return out if hr_img.dim() == 4 else out[0]
+
+
+def test_blur_then_decimate_by_hand_passes(capsys):
+    _passes(checks.check_blur_then_decimate, _by_hand, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda img, s, sigma: _by_hand(img, s, sigma, padding="zeros"), ["padded with zeros", "replicate"]),
+        (lambda img, s, sigma: _by_hand(img, s, sigma, padding="reflect"), ["mirrored", "replicate"]),
+        (lambda img, s, sigma: _by_hand(img, s, sigma, size=5), ["your kernel is 5 x 5", "default_kernel_size"]),
+        (lambda img, s, sigma: _by_hand(img.mul_(1.0), s, sigma) * 1.01, ["largest difference", "you give"]),
+    ],
+    ids=["zero-padding", "reflect-padding", "kernel-size", "unknown"],
+)
+def test_blur_then_decimate_by_hand_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_blur_then_decimate, attempt, *phrases)
+
+
+def test_blur_then_decimate_changing_its_input_is_named():
+    def in_place(img, scale, sigma):
+        out = _by_hand(img, scale, sigma)
+        img.zero_()
+        return out
+
+    _fails_with(checks.check_blur_then_decimate, in_place, "in place")
+
+
+def gaussian_kernel(size, sigma):  # a learner's broken exercise 1.1 (not normalised), seen by blur_on_it
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    return torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma**2))
+
+
+def blur_on_it(hr_img, scale, sigma):
+    return _by_hand(hr_img, scale, sigma, kernel=gaussian_kernel)
+
+
+def test_blur_then_decimate_on_a_broken_exercise_1_1_blames_it():
+    _fails_with(checks.check_blur_then_decimate, blur_on_it, "exercise 1.1", "fix exercise 1.1 first")
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 5e-5, True), (1 + 5e-4, False)])
+def test_blur_then_decimate_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    if passes:
+        _passes(checks.check_blur_then_decimate, lambda img, s, sigma: _by_hand(img, s, sigma) * factor, capsys)
+    else:
+        _fails_with(checks.check_blur_then_decimate, lambda img, s, sigma: _by_hand(img, s, sigma) * factor,
+                    "largest difference")
+
+
+def _nyquist(scale):
+    return scale * math.sqrt(2 * math.log(2)) / math.pi
+
+
+def test_nyquist_sigma_derivation_passes_and_is_confirmed_on_the_sampled_kernel(capsys):
+    checks.check_nyquist_sigma(_nyquist)
+    out = capsys.readouterr().out
+    assert "passed" in out and "response 0.50" in out
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda r: _nyquist(r) / 2, ["1/r", "1/(2r)"]),
+        (lambda r: r * math.sqrt(math.log(2)) / math.pi, ["power"]),
+        (lambda r: 2 * r * math.sqrt(2 * math.log(2)), ["2 pi is missing"]),
+        (lambda r: r * math.sqrt(2 * math.log10(2)) / math.pi, ["log10"]),
+        (lambda r: (r - 1) / 2, ["course's rule"]),
+        (lambda r: r / (2 * math.sqrt(2 * math.log(2))), ["full width at half maximum"]),
+        (lambda r: 1.5, ["response", "derivation gives", "scale argument"]),
+    ],
+    ids=["nyquist-1-over-r", "half-power", "no-2pi", "log10", "course-rule", "fwhm", "constant"],
+)
+def test_nyquist_sigma_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_nyquist_sigma, attempt, *phrases)
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 5e-7, True), (1 + 5e-6, False)])
+def test_nyquist_sigma_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    if passes:
+        _passes(checks.check_nyquist_sigma, lambda r: _nyquist(r) * factor, capsys)
+    else:
+        _fails_with(checks.check_nyquist_sigma, lambda r: _nyquist(r) * factor, "derivation gives")

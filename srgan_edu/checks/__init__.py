@@ -37,12 +37,12 @@ from __future__ import annotations
 
 from srgan_edu.checks._common import ExerciseError
 from srgan_edu.checks.hints import HINTS, hint
-from srgan_edu.checks.lesson01 import (check_gaussian_kernel, check_blur_then_decimate, GAUSSIAN_KERNEL, BLUR_THEN_DECIMATE)
+from srgan_edu.checks.lesson01 import (check_gaussian_kernel, check_blur_then_decimate, check_nyquist_sigma, GAUSSIAN_KERNEL, BLUR_THEN_DECIMATE, NYQUIST_SIGMA)
 from srgan_edu.checks.lesson02 import (check_rgb_to_y, check_psnr_y, check_mse_best_guess, RGB_TO_Y, PSNR_Y, MSE_BEST_GUESS)
 from srgan_edu.checks.lesson03 import (check_residual_block, check_pixel_shuffle, check_parameter_count, RESIDUAL_BLOCK, PIXEL_SHUFFLE, PARAMETER_COUNT)
 from srgan_edu.checks.lesson04 import (check_vgg_layer_index, check_vgg_content_loss, VGG_LAYER_INDEX, VGG_CONTENT_LOSS, CONVS_PER_BLOCK)
-from srgan_edu.checks.lesson05 import (check_discriminator_loss, check_generator_adversarial_loss, DISCRIMINATOR_LOSS, GENERATOR_LOSS)
+from srgan_edu.checks.lesson05 import (check_discriminator_loss, check_generator_adversarial_loss, check_relativistic_discriminator_loss, DISCRIMINATOR_LOSS, GENERATOR_LOSS, RELATIVISTIC_LOSS)
 from srgan_edu.checks.lesson06 import (check_discriminator_step, check_generator_step, DISCRIMINATOR_STEP, GENERATOR_STEP)
 from srgan_edu.checks.lesson07 import (check_mos_interval, check_probability_of_superiority, MOS_INTERVAL, SUPERIORITY)
 
-__all__ = ["ExerciseError", "HINTS", "hint", "check_gaussian_kernel", "check_blur_then_decimate", "GAUSSIAN_KERNEL", "BLUR_THEN_DECIMATE", "check_rgb_to_y", "check_psnr_y", "check_mse_best_guess", "RGB_TO_Y", "PSNR_Y", "MSE_BEST_GUESS", "check_residual_block", "check_pixel_shuffle", "check_parameter_count", "RESIDUAL_BLOCK", "PIXEL_SHUFFLE", "PARAMETER_COUNT", "check_vgg_layer_index", "check_vgg_content_loss", "VGG_LAYER_INDEX", "VGG_CONTENT_LOSS", "CONVS_PER_BLOCK", "check_discriminator_loss", "check_generator_adversarial_loss", "DISCRIMINATOR_LOSS", "GENERATOR_LOSS", "check_discriminator_step", "check_generator_step", "DISCRIMINATOR_STEP", "GENERATOR_STEP", "check_mos_interval", "check_probability_of_superiority", "MOS_INTERVAL", "SUPERIORITY"]
+__all__ = ["ExerciseError", "HINTS", "hint", "check_gaussian_kernel", "check_blur_then_decimate", "GAUSSIAN_KERNEL", "BLUR_THEN_DECIMATE", "check_nyquist_sigma", "NYQUIST_SIGMA", "check_rgb_to_y", "check_psnr_y", "check_mse_best_guess", "RGB_TO_Y", "PSNR_Y", "MSE_BEST_GUESS", "check_residual_block", "check_pixel_shuffle", "check_parameter_count", "RESIDUAL_BLOCK", "PIXEL_SHUFFLE", "PARAMETER_COUNT", "check_vgg_layer_index", "check_vgg_content_loss", "VGG_LAYER_INDEX", "VGG_CONTENT_LOSS", "CONVS_PER_BLOCK", "check_discriminator_loss", "check_generator_adversarial_loss", "DISCRIMINATOR_LOSS", "GENERATOR_LOSS", "check_relativistic_discriminator_loss", "RELATIVISTIC_LOSS", "check_discriminator_step", "check_generator_step", "DISCRIMINATOR_STEP", "GENERATOR_STEP", "check_mos_interval", "check_probability_of_superiority", "MOS_INTERVAL", "SUPERIORITY"]

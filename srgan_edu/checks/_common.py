@@ -14,6 +14,7 @@ import ast
 import contextlib
 import functools
 import inspect
+import math
 import os
 import textwrap
 import traceback
@@ -81,6 +82,9 @@ _ERROR_HINTS = (
      "in-place operation (+=, inplace=True) changed a tensor that the backward pass needs. "),
     ("does not require grad and does not have a grad_fn",
      "The loss has no graph: something was detached, computed under torch.no_grad(), or turned into a number. "),
+    ("a leaf Variable that requires grad is being used in an in-place operation",
+     "An in-place operation (x -= ..., x.sigmoid_(), x[...] = ...) tried to change one of your inputs; the caller "
+     "still needs them. Write x = x - ... (a new tensor) instead. "),
     ("Trying to backward through the graph a second time",
      "The same graph was used for two backward passes: in D's step, score sr_img.detach(). "),
 )
@@ -172,10 +176,20 @@ def _as_float(exercise: str, value: Any, what: str) -> float:
     return float(tensor.reshape(()))
 
 
-def _close(a: torch.Tensor | float, b: torch.Tensor | float, *, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+def _close(a: torch.Tensor | float, b: torch.Tensor | float, *, rtol: float = 1e-4, atol: float | None = None) -> bool:
+    """``a`` equals ``b`` within ``rtol``; ``atol`` defaults to ``rtol`` times the largest |b|.
+
+    The default keeps the tolerance what it says for expected values of any size (an absolute
+    1e-6 against values of 4e-5 would make an rtol of 1e-4 a real 2.5 %), while values near
+    zero inside a tensor are still compared on the tensor's own scale.
+    """
     a = torch.as_tensor(a, dtype=torch.float64)
     b = torch.as_tensor(b, dtype=torch.float64)
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+    if a.shape != b.shape:
+        return False
+    if atol is None:
+        atol = rtol * float(b.abs().max()) if b.numel() and bool(torch.isfinite(b).all()) else 0.0
+    return bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
 
 
 def _which_mistake(
@@ -183,7 +197,7 @@ def _which_mistake(
     mistakes: Sequence[tuple[str, Callable[[], Any]]],
     *,
     rtol: float = 1e-4,
-    atol: float = 1e-6,
+    atol: float | None = None,
 ) -> str | None:
     """The description of the first known mistake whose answer equals ``got`` (None: unknown)."""
     for description, compute in mistakes:
@@ -242,3 +256,50 @@ def _calls(function: Callable, names: Sequence[str]) -> str | None:
             if name in names:
                 return name
     return None
+
+
+def _unchanged(exercise: str, given: Sequence[tuple[str, torch.Tensor, torch.Tensor]]) -> None:
+    """Fail when the learner's function changed one of its input tensors in place.
+
+    ``given`` holds (name, the tensor the learner got, a copy taken before the call).
+    """
+    for name, tensor, before in given:
+        if tensor.shape != before.shape or not torch.equal(tensor.detach().cpu(), before.detach().cpu()):
+            raise _fail(exercise, f"your function changed its input {name} in place (an operation ending in _, such "
+                                  "as sigmoid_() or clamp_(), or `x += ...`, `x[...] = ...`). The caller still needs "
+                                  "it: use operations that return new tensors.")
+
+
+def _gap_text(got: float, expected: float) -> str:
+    """ "you give 1.3863, expected 1.2054 (15 % too high)": digits that differ and the relative gap."""
+    a, b = _digits(got, expected)
+    if expected == 0 or not math.isfinite(got):
+        return f"you give {a}, expected {b}"
+    return f"you give {a}, expected {b} ({abs(got - expected) / abs(expected):.3g} relative, too {'high' if got > expected else 'low'})"
+
+
+def _which_input(function: Callable, inputs: Sequence[torch.Tensor], reference: Callable, names: Sequence[str],
+                 *, shift: float = 0.37) -> str:
+    """Which of the learner's inputs their function treats differently from ``reference``.
+
+    Each input in turn is shifted by ``shift`` while the others stay; where the learner's value
+    moves differently from the reference's, that input's part of the formula is the one to check.
+    Returns advice such as "check how you use fake_logits".
+    """
+    try:
+        base_got = float(function(*[x.clone() for x in inputs]))
+        base_ref = float(reference(*[x.clone() for x in inputs]))
+        wrong = []
+        for index, name in enumerate(names):
+            moved = [x.clone() + shift if i == index else x.clone() for i, x in enumerate(inputs)]
+            delta_got = float(function(*moved)) - base_got
+            delta_ref = float(reference(*moved)) - base_ref
+            if not math.isclose(delta_got, delta_ref, rel_tol=1e-3, abs_tol=1e-7 * max(1.0, abs(base_ref))):
+                wrong.append(name)
+    except Exception:
+        return "check each term of your formula"
+    if len(wrong) == 1:
+        return f"your loss responds to {wrong[0]} differently from the reference, so check the term with {wrong[0]}"
+    if not wrong:
+        return "each input moves your loss as it should, so check a constant: a factor or an added term"
+    return "your loss responds differently to " + " and to ".join(wrong) + ", so check each term"

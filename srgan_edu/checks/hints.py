@@ -13,10 +13,16 @@ HINTS: dict[str, tuple[str, ...]] = {
             "Answer: x = torch.arange(size) - (size - 1) / 2; g = torch.exp(-x**2 / (2 * sigma**2)); "
             "k = torch.outer(g, g); return k / k.sum()."),
     "1.2": ("The order matters: what happens to frequencies above the new Nyquist limit if you sample first?",
-            "Blur with your Gaussian kernel (one channel at a time, groups=C, padding that keeps the size), then "
-            "keep every scale-th pixel.",
-            "Answer: blurred = F.conv2d(F.pad(img, (p, p, p, p), mode='reflect'), kernel.expand(C, 1, k, k), "
-            "groups=C); return blurred[..., ::scale, ::scale]."),
+            "Blur with your Gaussian kernel of size degradation.default_kernel_size(sigma): pad with the edge pixels "
+            "repeated (mode='replicate'), convolve one channel at a time (groups=C), then keep every scale-th pixel.",
+            "Answer: k = degradation.default_kernel_size(sigma); p = k // 2; kernel = gaussian_kernel(k, sigma).to(img); "
+            "x = img if img.dim() == 4 else img[None]; C = x.shape[1]; blurred = F.conv2d(F.pad(x, (p, p, p, p), "
+            "mode='replicate'), kernel.expand(C, 1, k, k), groups=C); out = blurred[..., ::scale, ::scale]; "
+            "return out if img.dim() == 4 else out[0]."),
+    "1.3": ("Write the response at the LR Nyquist frequency f = 1/(2r) cycles per HR pixel: exp(-2 pi^2 sigma^2 f^2).",
+            "Set it to 1/2, take the natural log of both sides (-2 pi^2 sigma^2 f^2 = -ln 2) and solve for sigma.",
+            "Answer: sigma = sqrt(ln 2 / 2) / (pi f) = r * sqrt(2 * ln 2) / pi, about 0.375 r: "
+            "return scale * math.sqrt(2 * math.log(2)) / math.pi."),
     "2.1": ("Which standard do SR papers use? MATLAB's rgb2ycbcr, ITU-R BT.601 in studio range: black is not 0.",
             "The coefficients 65.481, 128.553, 24.966 and the offset 16 are on the 0-255 scale; your image is in "
             "[0, 1]. Keep the channel dimension, and do not round.",
@@ -57,6 +63,13 @@ HINTS: dict[str, tuple[str, ...]] = {
     "5.2": ("The non-saturating generator loss of eq. 6 is -log D(G(z)), not log(1 - D(G(z))).",
             "-log sigmoid(x) = softplus(-x), stable for large |x|.",
             "Answer: F.softplus(-fake_logits).mean()."),
+    "5.3": ("The relativistic D asks how much more real an HR image looks than the average fake: compare each "
+            "real logit with the mean fake logit, and each fake logit with the mean real logit.",
+            "Form the relativistic logits real_logits - fake_logits.mean() and fake_logits - real_logits.mean() "
+            "(keep the means in the graph), then use exercise 5.1's loss on them: real label 1, fake label 0.",
+            "Answer: return losses.discriminator_loss(real_logits - fake_logits.mean(), fake_logits - "
+            "real_logits.mean()), i.e. F.softplus(-(real_logits - fake_logits.mean())).mean() + "
+            "F.softplus(fake_logits - real_logits.mean()).mean()."),
     "6.1": ("D's step trains D only: nothing of it may reach G, and sr_img must keep its graph for G's step.",
             "Order: score hr_img and sr_img.detach() (a new tensor, not detach_()), the loss, zero_grad, "
             "backward, step.",

@@ -10,15 +10,22 @@ import torch
 import torch.nn.functional as F
 
 from srgan_edu.checks._common import (
-    _as_float, _call, _close, _fail, _name, _passed, _seeded, _single_threaded, _which_mistake,
+    _as_float, _call, _close, _digits, _fail, _gap_text, _name, _passed, _seeded, _single_threaded, _unchanged,
+    _which_input, _which_mistake,
 )
 from srgan_edu import losses
 
 DISCRIMINATOR_LOSS = "Exercise 5.1 (discriminator loss)"
 GENERATOR_LOSS = "Exercise 5.2 (adversarial loss of the generator)"
+RELATIVISTIC_LOSS = "Exercise 5.3 (the relativistic average discriminator loss)"
 
 # Logits of a confidently wrong D: sigmoid rounds to exactly 0 or 1 in float32.
 _EXTREME = 200.0
+
+
+def _values(logits: torch.Tensor) -> str:
+    """Logits for a message, in one line: "[1.23, -0.45, ...]"."""
+    return "[" + ", ".join(f"{float(v):.3g}" for v in logits.reshape(-1)[:6]) + (", ..." if logits.numel() > 6 else "") + "]"
 
 
 def _logit_cases(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,6 +71,7 @@ def check_discriminator_loss(discriminator_loss: Callable[[torch.Tensor, torch.T
     real_given = real_logits.clone().requires_grad_(True)
     fake_given = fake_logits.clone().requires_grad_(True)
     loss = _call(exercise, discriminator_loss, real_given, fake_given)
+    _unchanged(exercise, (("real_logits", real_given, real_logits), ("fake_logits", fake_given, fake_logits)))
     got = _as_float(exercise, loss, _name(discriminator_loss))
     expected = losses.discriminator_loss(real_logits.double(), fake_logits.double()).item()
     if not _close(got, expected, rtol=1e-4):
@@ -97,8 +105,10 @@ def check_discriminator_loss(discriminator_loss: Callable[[torch.Tensor, torch.T
         ]
         mistake = _which_mistake(got, mistakes, rtol=1e-4)
         raise _fail(exercise, mistake or (
-            f"the loss is {got:.6g}, expected {expected:.6g} = mean(-log sigmoid(real_logits)) + "
-            "mean(-log(1 - sigmoid(fake_logits)))."))
+            f"for real logits {_values(real_logits)} and fake logits {_values(fake_logits)} {_gap_text(got, expected)}"
+            ", where the loss is mean(-log sigmoid(real_logits)) + mean(-log(1 - sigmoid(fake_logits))); "
+            + _which_input(discriminator_loss, (real_logits, fake_logits), losses.discriminator_loss,
+                           ("real_logits", "fake_logits")) + "."))
     real_reference = real_logits.clone().requires_grad_(True)
     fake_reference = fake_logits.clone().requires_grad_(True)
     expected_grads = torch.autograd.grad(losses.discriminator_loss(real_reference, fake_reference),
@@ -116,8 +126,9 @@ def check_discriminator_loss(discriminator_loss: Callable[[torch.Tensor, torch.T
                               "log sigmoid(z) = -softplus(-z), log(1 - sigmoid(z)) = -softplus(z), or use "
                               "F.binary_cross_entropy_with_logits.")
     if not _close(got_extreme, expected_extreme, rtol=1e-3):
-        raise _fail(exercise, f"for a confidently wrong D (logits of +-{_EXTREME:.0f}) your loss is {got_extreme:.4g} "
-                              f"instead of {expected_extreme:.4g}: a clamp or an epsilon inside the log caps the "
+        raise _fail(exercise, f"for a confidently wrong D (logits of +-{_EXTREME:.0f}) your loss is "
+                              f"{_digits(got_extreme, expected_extreme)[0]} instead of "
+                              f"{_digits(got_extreme, expected_extreme)[1]}: a clamp or an epsilon inside the log caps the "
                               "loss, and with it the gradient, exactly when D is most wrong. Compute it from the "
                               "logits with softplus or F.binary_cross_entropy_with_logits.")
     _passed(exercise, "-mean log D(HR) - mean log(1 - D(SR)) from logits, finite even for logits of +-200, "
@@ -145,6 +156,7 @@ def check_generator_adversarial_loss(adversarial_loss: Callable[[torch.Tensor], 
         _, fake_logits = _logit_cases(generator)
     fake_given = fake_logits.clone().requires_grad_(True)
     loss = _call(exercise, adversarial_loss, fake_given)
+    _unchanged(exercise, (("fake_logits", fake_given, fake_logits),))
     got = _as_float(exercise, loss, _name(adversarial_loss))
     fake = fake_logits.double()
     expected = losses.generator_adversarial_loss(fake).item()
@@ -164,7 +176,9 @@ def check_generator_adversarial_loss(adversarial_loss: Callable[[torch.Tensor], 
         ]
         mistake = _which_mistake(got, mistakes, rtol=1e-4)
         raise _fail(exercise, mistake or (
-            f"the loss is {got:.6g}, expected {expected:.6g} = mean(-log sigmoid(fake_logits))."))
+            f"for the fake logits {_values(fake_logits)} {_gap_text(got, expected)}, where l_Gen = "
+            "mean(-log sigmoid(fake_logits)) = mean(softplus(-fake_logits)). Check the sign, the label (the generator "
+            "wants its fakes called real) and the mean."))
     reference_logits = fake_logits.clone().requires_grad_(True)
     expected_grad = torch.autograd.grad(losses.generator_adversarial_loss(reference_logits), reference_logits)
     _check_gradient(exercise, loss, (fake_given,), expected_grad, ("fake_logits",))
@@ -172,8 +186,99 @@ def check_generator_adversarial_loss(adversarial_loss: Callable[[torch.Tensor], 
     got_extreme = _as_float(exercise, _call(exercise, adversarial_loss, extreme), _name(adversarial_loss))
     expected_extreme = losses.generator_adversarial_loss(extreme.double()).item()
     if not math.isfinite(got_extreme) or not _close(got_extreme, expected_extreme, rtol=1e-3):
-        raise _fail(exercise, f"when D rejects a fake with a logit of -{_EXTREME:.0f} your loss is {got_extreme:.4g} "
-                              f"instead of {expected_extreme:.4g}: log(sigmoid(z)) overflows (or an epsilon caps "
+        raise _fail(exercise, f"when D rejects a fake with a logit of -{_EXTREME:.0f} your loss is "
+                              f"{_digits(got_extreme, expected_extreme)[0]} instead of "
+                              f"{_digits(got_extreme, expected_extreme)[1]}: log(sigmoid(z)) overflows (or an epsilon caps "
                               "it). Use -log sigmoid(z) = softplus(-z) or F.binary_cross_entropy_with_logits.")
     _passed(exercise, "-mean log D(G(z)) from logits (non-saturating, stable), equal to "
                       "srgan_edu.losses.generator_adversarial_loss.")
+
+
+def _relativistic_reference(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """ESRGAN's L_D^Ra from the library's eq. 2 loss: relativistic logits C(x_r) - E[C(x_f)], C(x_f) - E[C(x_r)]."""
+    return losses.discriminator_loss(real_logits - fake_logits.mean(), fake_logits - real_logits.mean())
+
+
+@_single_threaded
+def check_relativistic_discriminator_loss(relativistic_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Exercise 5.3: the relativistic average discriminator loss of ESRGAN (Wang et al., 2018), from logits.
+
+    D_Ra(x_r, x_f) = sigmoid(C(x_r) - mean C(x_f)), and
+    L_D^Ra = -mean log D_Ra(x_r, x_f) - mean log(1 - D_Ra(x_f, x_r)). The reference is
+    :func:`srgan_edu.losses.discriminator_loss` applied to the relativistic logits
+    ``real - fake.mean()`` and ``fake - real.mean()``. Checked on batches of different sizes,
+    for a confidently wrong D (logits of +-200), with the gradient (which flows through both
+    means), and that the learner's logits stay unchanged.
+
+    Recognises: the plain eq. 2 loss (no mean subtracted), each batch's own mean subtracted,
+    the fake term with the real label (the same number as its difference taken the wrong way
+    round, mean C(x_r) - C(x_f)), the means detached (right value, wrong gradient), the sigmoid applied
+    before the mean is subtracted, the unstable log(sigmoid(.)).
+
+    Args:
+        relativistic_loss: ``(real_logits (B,), fake_logits (B',)) -> scalar tensor``.
+    """
+    exercise = RELATIVISTIC_LOSS
+    with _seeded(53) as generator:
+        real_logits, fake_logits = _logit_cases(generator)
+    real_given = real_logits.clone().requires_grad_(True)
+    fake_given = fake_logits.clone().requires_grad_(True)
+    loss = _call(exercise, relativistic_loss, real_given, fake_given)
+    _unchanged(exercise, (("real_logits", real_given, real_logits), ("fake_logits", fake_given, fake_logits)))
+    got = _as_float(exercise, loss, _name(relativistic_loss))
+    real, fake = real_logits.double(), fake_logits.double()
+    expected = _relativistic_reference(real, fake).item()
+    if not _close(got, expected, rtol=1e-4):
+        mistakes = [
+            ("that is the plain loss of eq. 2 (exercise 5.1): the relativistic D judges how much more real an HR image "
+             "looks than the *average* fake, so subtract mean(fake_logits) from the real logits (and mean(real_logits) "
+             "from the fake ones) before the loss.", lambda: losses.discriminator_loss(real, fake).item()),
+            ("you subtracted each batch's own mean (real - mean(real)): D_Ra compares with the *other* batch, "
+             "real_logits - mean(fake_logits) and fake_logits - mean(real_logits).",
+             lambda: losses.discriminator_loss(real - real.mean(), fake - fake.mean()).item()),
+            ("your fake term is -log D_Ra(x_f, x_r), the generator's term: the fakes got the real label (or, the same "
+             "number, the difference is the wrong way round, mean C(x_r) - C(x_f)). For D the fakes are fake: "
+             "-log(1 - sigmoid(C(x_f) - mean C(x_r))) = softplus(fake_logits - mean(real_logits)).",
+             lambda: losses.discriminator_loss(real - fake.mean(), real.mean() - fake).item()),
+            ("you subtracted the mean *probability* sigmoid(C(x_f)) instead of the mean logit: the relativistic "
+             "difference is taken before the sigmoid, C(x_r) - mean C(x_f).",
+             lambda: losses.discriminator_loss(real - torch.sigmoid(fake).mean(), fake - torch.sigmoid(real).mean()).item()),
+        ]
+        mistake = _which_mistake(got, mistakes, rtol=1e-4)
+        raise _fail(exercise, mistake or (
+            f"for real logits {_values(real_logits)} and fake logits {_values(fake_logits)} {_gap_text(got, expected)}"
+            ", where L_D^Ra = mean(softplus(-(real - mean(fake)))) + mean(softplus(fake - mean(real))); "
+            + _which_input(relativistic_loss, (real_logits, fake_logits), _relativistic_reference,
+                           ("real_logits", "fake_logits")) + "."))
+    real_reference = real_logits.clone().requires_grad_(True)
+    fake_reference = fake_logits.clone().requires_grad_(True)
+    expected_grads = torch.autograd.grad(_relativistic_reference(real_reference, fake_reference),
+                                         (real_reference, fake_reference))
+    if isinstance(loss, torch.Tensor) and loss.requires_grad:
+        got_grads = torch.autograd.grad(loss, (real_given, fake_given), retain_graph=True, allow_unused=True)
+        real_detached = real_logits.clone().requires_grad_(True)
+        fake_detached = fake_logits.clone().requires_grad_(True)
+        detached_grads = torch.autograd.grad(
+            losses.discriminator_loss(real_detached - fake_detached.mean().detach(),
+                                      fake_detached - real_detached.mean().detach()),
+            (real_detached, fake_detached))
+        if all(g is not None for g in got_grads) and all(
+                _close(g.double(), d.double(), rtol=1e-3) for g, d in zip(got_grads, detached_grads)) and not all(
+                _close(g.double(), e.double(), rtol=1e-3) for g, e in zip(got_grads, expected_grads)):
+            raise _fail(exercise, "the value is right, but you detached the means: in L_D^Ra each logit also acts "
+                                  "through the other batch's mean, and D learns from that path too. Keep "
+                                  "real_logits.mean() and fake_logits.mean() in the graph.")
+    _check_gradient(exercise, loss, (real_given, fake_given), expected_grads, ("real_logits", "fake_logits"))
+    real_extreme = torch.tensor([-_EXTREME, 3.0])
+    fake_extreme = torch.tensor([_EXTREME, -2.0, 0.5])
+    got_extreme = _as_float(exercise, _call(exercise, relativistic_loss, real_extreme, fake_extreme),
+                            _name(relativistic_loss))
+    expected_extreme = _relativistic_reference(real_extreme.double(), fake_extreme.double()).item()
+    if not math.isfinite(got_extreme) or not _close(got_extreme, expected_extreme, rtol=1e-3):
+        shown = _digits(got_extreme, expected_extreme)
+        raise _fail(exercise, f"for a confidently wrong D (logits of +-{_EXTREME:.0f}) your loss is {shown[0]} instead "
+                              f"of {shown[1]}: log(sigmoid(z)) overflows once sigmoid rounds to 0 (or an epsilon caps "
+                              "it). Use softplus, or F.binary_cross_entropy_with_logits, on the relativistic logits.")
+    _passed(exercise, "L_D^Ra = -mean log sigmoid(C(x_r) - mean C(x_f)) - mean log(1 - sigmoid(C(x_f) - mean C(x_r))), "
+                      "stable, with the gradient through both means; equal to losses.discriminator_loss on the "
+                      "relativistic logits.")
