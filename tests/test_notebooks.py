@@ -345,8 +345,9 @@ def run_nbval(executed_path: Path, work_dir: Path, *, timeout: int = 600) -> sub
     """
     copy = nbval_copy(executed_path, work_dir / executed_path.name)
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
-    command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "--color=no",
-               "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "-o", "addopts=", "--rootdir", str(work_dir), str(copy)]
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # nbval only (named below): no xdist, no other plugin in the way
+    command = [sys.executable, "-m", "pytest", "-p", "nbval.plugin", "--nbval-lax", "--nbval-current-env", "-q",
+               "--color=no", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(work_dir), str(copy)]
     return subprocess.run(command, cwd=work_dir, env=env, capture_output=True, text=True, timeout=timeout)
 
 
