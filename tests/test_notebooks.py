@@ -131,9 +131,14 @@ def _printed(executed: dict) -> str:
 
 
 def _number_after(pattern: str, text: str) -> float:
-    match = re.search(pattern + r"\s*([-+]?\d+(?:\.\d+)?)", text)
+    match = re.search(pattern + r"\s*([-+]?\d+(?:\.\d+)?)", text, flags=re.M)
     assert match, f"the notebook did not print {pattern!r}"
     return float(match.group(1))
+
+
+def _commas(text: str) -> str:
+    """The printed text with thousands separators removed (1,550,659 -> 1550659)."""
+    return re.sub(r"(?<=\d),(?=\d{3})", "", text)
 
 
 def _check_lesson_01(text: str) -> None:
@@ -189,6 +194,11 @@ def _check_lesson_03(text: str) -> None:
     # "a faint regular grid ... its strength is printed under the first comparison: small, but above bicubic's"
     grid = re.search(r"strength of the trained output: ([\d.]+) \(bicubic ([\d.]+), untrained network ([\d.]+)\)", text)
     assert float(grid[2]) < float(grid[1]) < float(grid[3]) / 10, grid[0]
+    # "count its 1.55 million parameters"; "three quarters of the parameters are in the residual blocks"
+    total, body = _number_after(r"^total +", _commas(text)), _number_after(r"^16 residual blocks +", _commas(text))
+    assert round(total / 1e6, 2) == 1.55 and round(body / total, 2) in (0.75, 0.76, 0.77), (total, body)
+    # "about 80x80 LR pixels for the paper's network"
+    assert _number_after(r"receptive field of the paper's SRResNet:", text) == 80
     # "the residual body does about 53 % of the multiply-adds; the x4 network costs about 1.8x a x1 one"
     assert round(_number_after(r"residual body:", text)) == 53
     assert abs(_number_after(r"x1 network of the same depth:", text) - 1.8) < 0.05
@@ -207,11 +217,11 @@ def _check_lesson_03(text: str) -> None:
 def _check_lesson_04(text: str) -> None:  # without weights the lesson must say its comparison is not meaningful
     from srgan_edu import vgg
 
+    # "the MSE charges the invisible one-pixel shift at least as much as the visible blur"
+    assert _number_after(r"MSE \(pixels\) +charges the shift", text) >= 1
     if not vgg.pretrained_weights_available():
         assert "RANDOM" in text and "not meaningful" in text
-    else:  # "the MSE charges the invisible one-pixel shift at least as much as the visible blur, while phi_5,4
-        # charges the shift only a fraction of the blur"
-        assert _number_after(r"MSE \(pixels\) +charges the shift", text) >= 1
+    else:  # "while phi_5,4 charges the shift only a fraction of the blur"
         assert _number_after(r"VGG relu5_4 +charges the shift", text) < 1
 
 
