@@ -7,6 +7,7 @@ reads this very list and checks both; ``docs/architecture.md`` draws it.
 
 Layer 1, concepts:
 
+- ``paper``         the paper's numbers and names: 1e-3, the content losses, its table, crop 96, batch 16
 - ``images``        lesson 01: loading, saving, colour spaces, ``modcrop``
 - ``degradation``   lesson 01: Gaussian blur, decimation, MATLAB-style bicubic
 - ``metrics``       lesson 02: PSNR and SSIM the way SR papers measure them

@@ -33,6 +33,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from srgan_edu import paper
 # re-exported: the lessons fetch and find the real data sets as data.download(...), data.dataset_dir(...)
 from srgan_edu.datasets import DATASETS, dataset_dir, dataset_status, download  # noqa: F401
 from srgan_edu.degradation import degrade
@@ -366,7 +367,7 @@ class PairedPatchDataset(Dataset):
         self,
         source: str | os.PathLike | HRImageFolder | Sequence[torch.Tensor] | Sequence[tuple[str, torch.Tensor]],
         *,
-        hr_crop: int = 96,
+        hr_crop: int = paper.HR_CROP,
         scale: int = 4,
         hr_range: str = "signed",
         augment: bool = True,

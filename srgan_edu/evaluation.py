@@ -34,12 +34,11 @@ import torch
 from torch import nn
 
 from srgan_edu import course_models, data, datasets, metrics
+from srgan_edu.paper import BENCHMARK_SETS, PAPER_TABLE  # noqa: F401  (re-exported, see below)
 from srgan_edu.checkpoints import CheckpointError, CheckpointMismatchError, atomic_write_text, load_trained_generator
 from srgan_edu.degradation import imresize
 from srgan_edu.images import from_uint8, list_images, load_image, modcrop, rgb_to_grey, save_image, to_uint8, to_unit
 from srgan_edu.runtime import Precision, autocast, pick_device
-
-BENCHMARK_SETS = ("Set5", "Set14", "BSD100")
 
 # Half the receptive field of the paper's SRResNet (16 blocks) in LR pixels:
 # srresnet.receptive_field(SRResNet()) == 80. Tiles with this much context on every side
@@ -52,26 +51,8 @@ DEFAULT_TILE_OVERLAP = 40
 # 4.8 GB whole and 1.2 GB in tiles, the same for any larger image.
 DEFAULT_TILE = 256
 
-# Ledig et al. (2017), table 4 (scale 4). "ssim_wang": Wang's SSIM on Y, as reproduced here
-# and reported by later papers (only known for bicubic); "mos": mean opinion score.
-PAPER_TABLE: dict[str, dict[str, dict[str, float]]] = {
-    "bicubic": {
-        "Set5": {"psnr": 28.43, "ssim": 0.8211, "ssim_wang": 0.8104},
-        "Set14": {"psnr": 25.99, "ssim": 0.7486, "ssim_wang": 0.7027},
-        "BSD100": {"psnr": 25.94, "ssim": 0.6935, "ssim_wang": 0.6675},
-    },
-    "SRResNet": {
-        "Set5": {"psnr": 32.05, "ssim": 0.9019},
-        "Set14": {"psnr": 28.49, "ssim": 0.8184},
-        "BSD100": {"psnr": 27.58, "ssim": 0.7620},
-    },
-    "SRGAN": {
-        "Set5": {"psnr": 29.40, "ssim": 0.8472},
-        "Set14": {"psnr": 26.02, "ssim": 0.7397, "mos": 3.72},
-        "BSD100": {"psnr": 25.16, "ssim": 0.6688},
-    },
-    "HR": {"Set14": {"mos": 4.32}},
-}
+# The paper's table (PAPER_TABLE) and its benchmark sets are in srgan_edu.paper; named here as
+# well, since lessons 02 and 07 read evaluation.PAPER_TABLE and evaluation.BENCHMARK_SETS.
 
 
 @dataclass

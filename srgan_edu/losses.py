@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srgan_edu import paper
 from srgan_edu.vgg import VGGFeatures, Weights
 
 
@@ -67,7 +68,7 @@ class VGGContentLoss(nn.Module):
         sr_img, hr_img (B, 3, H, W) in the chosen range -> a scalar tensor.
     """
 
-    def __init__(self, layer: str = "relu5_4", *, weights: Weights, rescale: float = 1 / 12.75,
+    def __init__(self, layer: str = "relu5_4", *, weights: Weights, rescale: float = paper.VGG_RESCALE,
                  input_range: str = "signed") -> None:
         super().__init__()
         self.layer = layer
@@ -144,7 +145,7 @@ class PerceptualLoss(nn.Module):
     """
 
     def __init__(self, content: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | nn.Module,
-                 adversarial_weight: float = 1e-3) -> None:
+                 adversarial_weight: float = paper.ADVERSARIAL_WEIGHT) -> None:
         super().__init__()
         if adversarial_weight < 0:
             raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight}")

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from srgan_edu import evaluation, images, losses, metrics, mos
+from srgan_edu import evaluation, images, losses, metrics, mos, paper
+from srgan_edu.paper import model_name, weight_label  # noqa: F401  (re-exported: lesson 07 names its models with them)
 
-# The content losses of the paper's table 1, by the names the course uses.
-CONTENT_LOSSES = {"mse": "MSE", "vgg22": "VGG \u03c62,2", "vgg54": "VGG \u03c65,4"}
-PAPER_ADVERSARIAL_WEIGHT = 1e-3
+# The content losses of the paper's table 1, as the widgets' buttons name them.
+CONTENT_LOSSES = {name: f"VGG {paper.LAYER_SYMBOLS[layer]}" if layer else "MSE" for name, layer in paper.CONTENT_LOSSES.items()}
+PAPER_ADVERSARIAL_WEIGHT = paper.ADVERSARIAL_WEIGHT
 
 
 # --- network interpolation -----------------------------------------------------------------
@@ -156,7 +157,7 @@ def vgg_perceptual_score(weights, *, layer: str = "relu5_4") -> PerceptualScore:
         layer: the VGG19 layer, ``"relu5_4"`` (phi_5,4) or ``"relu2_2"`` (phi_2,2).
     """
     distance = losses.VGGContentLoss(layer, weights=weights).eval()
-    name = {"relu5_4": "\u03c65,4", "relu2_2": "\u03c62,2"}.get(layer, layer)
+    name = paper.LAYER_SYMBOLS.get(layer, layer)
 
     def measure(sr_img: torch.Tensor, hr_img: torch.Tensor) -> float:
         param = next(distance.parameters(), None)
@@ -260,24 +261,6 @@ def super_resolve_on_cpu(generator: nn.Module, lr_img: torch.Tensor) -> torch.Te
     compared with a CPU reference would fail.
     """
     return evaluation.super_resolve(generator, lr_img).cpu()
-
-
-def weight_label(weight: float) -> str:
-    if weight == 0:
-        return "0"
-    exponent = math.log10(weight)
-    text = f"1e{int(round(exponent))}" if abs(exponent - round(exponent)) < 1e-9 else f"{weight:.0e}"
-    return text + (" (paper)" if math.isclose(weight, PAPER_ADVERSARIAL_WEIGHT) else "")
-
-
-def model_name(content_loss: str, adversarial_weight: float) -> str:
-    """The paper's names (table 1): SRResNet-MSE, SRGAN-VGG54, ...; other weights in brackets."""
-    loss = {"mse": "MSE", "vgg22": "VGG22", "vgg54": "VGG54"}.get(content_loss, content_loss)
-    if adversarial_weight == 0:
-        return f"SRResNet-{loss}"
-    if math.isclose(adversarial_weight, PAPER_ADVERSARIAL_WEIGHT):
-        return f"SRGAN-{loss}"
-    return f"SRGAN-{loss} ({weight_label(adversarial_weight)})"
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from srgan_edu import __version__, checkpoints, course_models, data, datasets, distributed, losses, vgg
+from srgan_edu import __version__, checkpoints, course_models, data, datasets, distributed, losses, paper, vgg
 from srgan_edu.checkpoints import (  # noqa: F401  (KINDS and the two loaders re-exported: lessons 05-08 call training.load_generator)
     KINDS,
     CheckpointManager,
@@ -59,6 +59,7 @@ from srgan_edu.discriminator import Discriminator
 from srgan_edu.evaluation import super_resolve
 from srgan_edu.images import list_images, load_image, modcrop, save_image, to_unit
 from srgan_edu.metrics import psnr, ssim
+from srgan_edu.paper import CONTENT_LOSSES  # noqa: F401  (name -> VGG19 layer phi_i,j; re-exported)
 from srgan_edu.runtime import (  # noqa: F401  (Precision and autocast re-exported: lesson 06 and the benchmark use them)
     Precision,
     autocast,
@@ -71,7 +72,6 @@ from srgan_edu.srresnet import SRResNet
 from srgan_edu.vgg import VGGWeightsNotFoundError, describe_weights_location
 
 LR_SCHEDULES = ("step", "cosine")  # the paper's constant rate with one drop, or a cosine decay for short runs
-CONTENT_LOSSES = {"mse": None, "vgg22": "relu2_2", "vgg54": "relu5_4"}  # name -> VGG19 layer phi_i,j
 
 
 # --- 1. the configuration -----------------------------------------------------------------
@@ -85,19 +85,19 @@ class TrainConfig:
     paper's values and change only what is named.
     """
 
-    steps: int = 1_000_000  # generator updates in total (paper: 10^6 SRResNet, 2 x 10^5 SRGAN)
-    batch_size: int = 16  # HR crops per step and per process (paper: 16)
-    hr_crop: int = 96  # side of the HR training crops; the LR crops are hr_crop / scale (paper: 96)
-    scale: int = 4  # upscaling factor (paper: 4)
-    learning_rate: float = 1e-4  # Adam step size (paper: 1e-4)
+    steps: int = paper.SRRESNET_STEPS  # generator updates in total (paper: 10^6 SRResNet, 2 x 10^5 SRGAN)
+    batch_size: int = paper.BATCH_SIZE  # HR crops per step and per process (paper: 16)
+    hr_crop: int = paper.HR_CROP  # side of the HR training crops; the LR crops are hr_crop / scale (paper: 96)
+    scale: int = paper.SCALE  # upscaling factor (paper: 4)
+    learning_rate: float = paper.LEARNING_RATE  # Adam step size (paper: 1e-4)
     discriminator_learning_rate: float | None = None  # None: the same as learning_rate (the paper)
     lr_drop_step: int | None = None  # step after which the learning rates are multiplied by lr_drop_factor
-    lr_drop_factor: float = 0.1  # paper: 1e-4 -> 1e-5 halfway through SRGAN training
+    lr_drop_factor: float = paper.LEARNING_RATE_DROP  # paper: 1e-4 -> 1e-5 halfway through SRGAN training
     lr_schedule: str = "step"  # "step": constant, times lr_drop_factor after lr_drop_step (the paper); "cosine": to 0 at the last step
-    adam_beta1: float = 0.9  # paper: 0.9 (PyTorch's default too)
+    adam_beta1: float = paper.ADAM_BETA1  # paper: 0.9 (PyTorch's default too)
     adam_beta2: float = 0.999  # not stated in the paper; Adam's usual value
     content_loss: str = "mse"  # "mse" (eq. 4), "vgg22" or "vgg54" (eq. 5, phi_2,2 or phi_5,4)
-    adversarial_weight: float = 1e-3  # weight of l_Gen in l_SR (eq. 3); SRGAN only
+    adversarial_weight: float = paper.ADVERSARIAL_WEIGHT  # weight of l_Gen in l_SR (eq. 3); SRGAN only
     seed: int = 0  # seeds the training crops, so a run and its resumption draw the same batches
     log_every: int = 100  # steps between history rows (each row averages the steps since the last)
     val_every: int = 5_000  # steps between validations (PSNR/SSIM and a grid of samples); 0: never
@@ -117,7 +117,7 @@ class TrainConfig:
     @classmethod
     def srgan(cls, **changes: Any) -> TrainConfig:
         """The paper's SRGAN schedule: 10^5 updates at 1e-4, 10^5 at 1e-5, VGG54 loss, then ``changes``."""
-        values = {"steps": 200_000, "lr_drop_step": 100_000, "content_loss": "vgg54"}
+        values = {"steps": paper.SRGAN_STEPS, "lr_drop_step": paper.SRGAN_DROP_STEP, "content_loss": paper.SRGAN_CONTENT_LOSS}
         values.update(changes)
         return cls(**values)
 
@@ -668,10 +668,6 @@ def make_content_loss(name: str, *, vgg_weights=None) -> Callable[[torch.Tensor,
     return losses.VGGContentLoss(layer, weights=vgg_weights)
 
 
-def _default_vgg_weights():
-    return vgg.PRETRAINED
-
-
 @dataclass
 class TrainResult:
     """What a training run leaves behind."""
@@ -718,7 +714,7 @@ def train_srresnet(
     resume: bool = False,
     init_generator: str | os.PathLike | None = None,
     content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    vgg_weights: Any = "pretrained",
+    vgg_weights: vgg.Weights = vgg.PRETRAINED,
     progress: bool = True,
     on_log: Callable[[History, History], None] | None = None,
 ) -> TrainResult:
@@ -738,7 +734,7 @@ def train_srresnet(
         init_generator: fine-tune: start a new run from these generator weights, a checkpoint
             file or a course model's name (``"SRResNet-MSE"``); ignored when resuming.
         content_loss: a custom ``loss(sr_img, hr_img)`` instead of ``config.content_loss``.
-        vgg_weights: for VGG content losses: ``"pretrained"`` (default), a path, or None (random).
+        vgg_weights: for VGG content losses: ``vgg.PRETRAINED`` (default), a path, or None (random).
         progress: show a tqdm progress bar.
         on_log: called as ``on_log(history, validation)`` after each new row (e.g.
             :class:`srgan_edu.viz.LiveTrainingCurves` to plot live in a notebook).
@@ -768,7 +764,7 @@ def train_srgan(
     device: torch.device | str | None = None,
     resume: bool = False,
     content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    vgg_weights: Any = "pretrained",
+    vgg_weights: vgg.Weights = vgg.PRETRAINED,
     progress: bool = True,
     on_log: Callable[[History, History], None] | None = None,
 ) -> TrainResult:
@@ -866,8 +862,7 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
         net.to(device=device, memory_format=memory_format).train()
 
     if content_loss is None:
-        weights = _default_vgg_weights() if vgg_weights == "pretrained" else vgg_weights
-        content_loss = make_content_loss(config.content_loss, vgg_weights=weights)
+        content_loss = make_content_loss(config.content_loss, vgg_weights=vgg_weights)
     if isinstance(content_loss, nn.Module):
         content_loss = content_loss.to(device)
     perceptual_loss = losses.PerceptualLoss(content_loss, config.adversarial_weight) if kind == "srgan" else None
@@ -1266,7 +1261,7 @@ def cli_main(args: argparse.Namespace) -> int:
             return 2
         run_dir = Path(args.out or f"runs/{args.model}")
         paths = run_paths(run_dir)
-        vgg_weights: Any = "pretrained"
+        vgg_weights: vgg.Weights = vgg.PRETRAINED
         if args.vgg_weights == "random":
             vgg_weights = None
         elif args.vgg_weights is not None:

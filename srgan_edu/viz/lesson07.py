@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from srgan_edu import paper
 from srgan_edu.viz._style import image_array
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def _point_style(point) -> tuple[str, str]:
     """Colour by content loss, marker by adversarial weight (none: circle)."""
     colour = CONTENT_LOSS_COLOURS.get(getattr(point, "content_loss", None) or "", "tab:gray")
     weight = getattr(point, "adversarial_weight", None)
-    marker = "o" if not weight else ("^" if weight < 1e-3 else ("*" if weight == 1e-3 else "s"))
+    marker = "o" if not weight else ("^" if weight < 1e-3 else ("*" if weight == paper.ADVERSARIAL_WEIGHT else "s"))
     return colour, marker
 
 
