@@ -306,80 +306,65 @@ def test_residual_block_mistakes_are_named(attempt, phrases):
     _fails_with(checks.check_residual_block, attempt, *phrases)
 
 
-# --- 3.2 pixel shuffle ---------------------------------------------------------------------------
+# --- 3.2 pixel unshuffle ------------------------------------------------------------------------
 
 
-def _shuffle(features, factor):
-    batch, channels, height, width = features.shape
-    out = channels // factor**2
-    features = features.view(batch, out, factor, factor, height, width).permute(0, 1, 4, 2, 5, 3)
-    return features.reshape(batch, out, height * factor, width * factor)
+def _unshuffle(img, factor):
+    batch, channels, height, width = img.shape
+    r = factor
+    return (img.view(batch, channels, height // r, r, width // r, r).permute(0, 1, 3, 5, 2, 4)
+            .reshape(batch, channels * r * r, height // r, width // r))
 
 
-def test_pixel_shuffle_reference_passes(capsys):
-    _passes(checks.check_pixel_shuffle, _shuffle, capsys)
+def _regroup(view, order):
+    def attempt(img, r):
+        b, c, h, w = img.shape
+        dims = {"B": b, "C": c, "H": h // r, "W": w // r, "r": r}
+        return img.reshape(*[dims[d] for d in view]).permute(*order).reshape(b, c * r * r, h // r, w // r)
+    return attempt
 
 
-def test_pixel_shuffle_named_in_a_comment_is_fine(capsys):
-    def commented(features, factor):
-        """Does what F.pixel_shuffle(features, factor) and nn.PixelShuffle(factor) do."""
-        # not torch.pixel_shuffle(features, factor): reshape and permute instead
-        return _shuffle(features, factor)
-
-    _passes(checks.check_pixel_shuffle, commented, capsys)
+def test_pixel_unshuffle_reference_passes_and_inverts_pixel_shuffle(capsys):
+    _passes(checks.check_pixel_unshuffle, _unshuffle, capsys)
+    features = torch.rand(2, 12, 3, 5)
+    assert torch.equal(_unshuffle(F.pixel_shuffle(features, 2), 2), features)
 
 
-def _no_permute(features, factor):
-    batch, channels, height, width = features.shape
-    return features.reshape(batch, channels // factor**2, height * factor, width * factor)
+def test_pixel_unshuffle_named_in_a_comment_is_fine(capsys):
+    def commented(img, factor):
+        """Does what F.pixel_unshuffle(img, factor) does."""
+        # not torch.pixel_unshuffle(img, factor): view and permute instead
+        return _unshuffle(img, factor)
 
-
-def _swapped_offsets(features, factor):
-    batch, channels, height, width = features.shape
-    out = channels // factor**2
-    features = features.view(batch, out, factor, factor, height, width).permute(0, 1, 4, 3, 5, 2)
-    return features.reshape(batch, out, height * factor, width * factor)
-
-
-def _channels_last_groups(features, factor):
-    batch, channels, height, width = features.shape
-    out = channels // factor**2
-    features = features.view(batch, factor, factor, out, height, width).permute(0, 3, 4, 1, 5, 2)
-    return features.reshape(batch, out, height * factor, width * factor)
-
-
-def _always_two(features, factor):
-    return _shuffle(features, 2) if features.shape[1] % 4 == 0 else features.repeat_interleave(2, -1)
-
-
-def _detached(features, factor):
-    return _shuffle(features, factor).detach()
-
-
-def _library(features, factor):
-    return F.pixel_shuffle(features, factor)
-
-
-def _module(features, factor):
-    return nn.PixelShuffle(factor)(features)
+    _passes(checks.check_pixel_unshuffle, commented, capsys)
 
 
 @pytest.mark.parametrize(
     "attempt, phrases",
     [
-        (_no_permute, ["without permuting"]),
-        (_swapped_offsets, ["row and column offsets are swapped"]),
-        (_channels_last_groups, ["(r, r, C)", "(B, C, r, r, H, W)"]),
-        (_always_two, ["should give shape"]),
-        (_detached, ["no gradient"]),
-        (_library, ["calls PyTorch's pixel_shuffle", "view/reshape and permute"]),
-        (_module, ["calls PyTorch's PixelShuffle"]),
+        (lambda img, r: img.reshape(img.shape[0], -1, img.shape[2] // r, img.shape[3] // r), ["without permuting"]),
+        (_regroup("BCHrWr", (0, 3, 5, 1, 2, 4)), ["grouped as (i, j, c)"]),
+        (_regroup("BCHrWr", (0, 1, 5, 3, 2, 4)), ["offsets are swapped"]),
+        (_regroup("BCrHrW", (0, 1, 2, 4, 3, 5)), ["tiles"]),
+        (lambda img, r: _unshuffle(img, r).detach(), ["no gradient"]),
+        (lambda img, r: F.pixel_unshuffle(img, r), ["calls PyTorch's pixel_unshuffle", "view/reshape and permute"]),
+        (lambda img, r: img[..., ::r, ::r], ["should give shape"]),
+        (lambda img, r: _unshuffle(img, r).flip(1), ["should be input pixel", "yours holds", "permute"]),
     ],
-    ids=["no-permute", "swapped-offsets", "channel-groups", "factor-ignored", "detached", "calls-torch",
-         "calls-module"],
+    ids=["no-permute", "channels-last-groups", "swapped-offsets", "tiles", "detached", "library", "shape",
+         "unknown"],
 )
-def test_pixel_shuffle_mistakes_are_named(attempt, phrases):
-    _fails_with(checks.check_pixel_shuffle, attempt, *phrases)
+def test_pixel_unshuffle_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_pixel_unshuffle, attempt, *phrases)
+
+
+def test_pixel_unshuffle_changing_its_input_is_named():
+    def in_place(img, r):
+        out = _unshuffle(img, r).clone()
+        img.data.zero_()
+        return out
+
+    _fails_with(checks.check_pixel_unshuffle, in_place, "in place")
 
 
 # --- 3.3 parameter count -------------------------------------------------------------------------
@@ -1144,3 +1129,69 @@ def test_nyquist_sigma_tolerance_is_the_stated_rtol(factor, passes, capsys):
         _passes(checks.check_nyquist_sigma, lambda r: _nyquist(r) * factor, capsys)
     else:
         _fails_with(checks.check_nyquist_sigma, lambda r: _nyquist(r) * factor, "derivation gives")
+
+
+# --- 7.3 how many ratings, and the tolerances of 7.1 / 7.2 ---------------------------------------
+
+
+def _needed(std, half_width, confidence=0.95, *, quantile=None, minus=0, dof=-1):
+    n = 2
+    while True:
+        q = quantile if quantile is not None else mos.t_quantile((1 + confidence) / 2, n + dof)
+        if q * std / math.sqrt(n) <= half_width:
+            return n - minus
+        n += 1
+
+
+def test_ratings_needed_reference_passes(capsys):
+    _passes(checks.check_ratings_needed, _needed, capsys)
+
+
+@pytest.mark.parametrize(
+    "attempt, phrases",
+    [
+        (lambda s, h, confidence=0.95: _needed(s, h, confidence, quantile=mos.t_quantile((1 + confidence) / 2, 10**6)),
+         ["normal quantile"]),
+        (lambda s, h, confidence=0.95: _needed(s, h, confidence, dof=0), ["n degrees of freedom"]),
+        (lambda s, h, confidence=0.95: _needed(s, h, confidence, quantile=mos.t_quantile(confidence, 10**6)) * 0
+         + _needed_one_sided(s, h, confidence), ["one-sided"]),
+        (lambda s, h, confidence=0.95: math.ceil(1.959963984540054 * s / h) if confidence == 0.95
+         else math.ceil(1.6448536269514722 * s / h), ["square"]),
+        (lambda s, h, confidence=0.95: _needed(s, h, confidence, minus=1), ["still too wide"]),
+        (lambda s, h, confidence=0.95: (1.959963984540054 * s / h) ** 2 if confidence == 0.95
+         else (1.6448536269514722 * s / h) ** 2, ["rounding up"]),
+        (lambda s, h, confidence=0.95: 10, ["search n = 2, 3"]),
+    ],
+    ids=["normal", "dof-n", "one-sided", "no-square", "one-too-few", "not-rounded", "constant"],
+)
+def test_ratings_needed_mistakes_are_named(attempt, phrases):
+    _fails_with(checks.check_ratings_needed, attempt, *phrases)
+
+
+def _needed_one_sided(std, half_width, confidence):
+    n = 2
+    while mos.t_quantile(confidence, n - 1) * std / math.sqrt(n) > half_width:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("offset, passes", [(1e-10, True), (1e-7, False)])
+def test_superiority_tolerance_is_the_stated_rtol(offset, passes, capsys):
+    attempt = lambda a, b: _superiority(a, b) + offset  # noqa: E731
+    if passes:
+        _passes(checks.check_probability_of_superiority, attempt, capsys)
+    else:
+        message = _fails_with(checks.check_probability_of_superiority, attempt, "you gave")
+        assert "0.5" in message or "0.6" in message or "0.7" in message
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 1e-7, True), (1 + 1e-5, False)])
+def test_mos_interval_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    def attempt(scores, confidence=0.95):
+        mean, low, high = _interval(scores, confidence)
+        return mean, mean - (mean - low) * factor, mean + (high - mean) * factor
+
+    if passes:
+        _passes(checks.check_mos_interval, attempt, capsys)
+    else:
+        _fails_with(checks.check_mos_interval, attempt, "you gave")

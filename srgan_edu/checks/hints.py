@@ -42,9 +42,11 @@ HINTS: dict[str, tuple[str, ...]] = {
             "stays intact.",
             "Answer: self.body = nn.Sequential(nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F), nn.PReLU(), "
             "nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F)); forward returns x + self.body(x)."),
-    "3.2": ("(B, C r^2, H, W) -> (B, C, H r, W r): each output pixel comes from one of r^2 channels.",
-            "Split the channels as (C, r, r), then move the two r axes next to H and W before the final reshape.",
-            "Answer: x.reshape(B, C, r, r, H, W).permute(0, 1, 4, 2, 5, 3).reshape(B, C, H * r, W * r)."),
+    "3.2": ("Pixel shuffle sends input channel c*r*r + i*r + j at (y, x) to output (c, y*r + i, x*r + j); undo that.",
+            "Split each spatial axis into (block position, offset inside the block): view (B, C, H, r, W, r). Then "
+            "move both offsets next to the colour channel, permute to (B, C, r, r, H, W), and merge.",
+            "Answer: img.view(B, C, H // r, r, W // r, r).permute(0, 1, 3, 5, 2, 4).reshape(B, C * r * r, H // r, "
+            "W // r), with (B, C, H, W) = img.shape."),
     "3.3": ("Count each layer kind: a conv has k*k*C_in*C_out weights plus C_out biases; BN has 2 per channel; "
             "PReLU one slope per layer.",
             "There are log2(scale) upsampling blocks, each a 3x3 conv from F to 4F channels; head and tail are 9x9.",
@@ -90,6 +92,11 @@ HINTS: dict[str, tuple[str, ...]] = {
     "7.2": ("Compare every score of A with every score of B.",
             "A win counts 1, a tie 1/2; divide by the number of pairs n_A * n_B.",
             "Answer: sum((a > b) + 0.5 * (a == b) for a in A for b in B) / (len(A) * len(B))."),
+    "7.3": ("Write the half-width as a function of n: h(n) = t_{(1+confidence)/2, n-1} * std / sqrt(n).",
+            "t itself depends on n, so there is no closed form: start at n = 2 and increase n until h(n) <= "
+            "half_width (the normal approximation (1.96 std / half_width)^2 tells you roughly where you will end).",
+            "Answer: n = 2; while mos.t_quantile((1 + confidence) / 2, n - 1) * std / math.sqrt(n) > half_width: "
+            "n += 1; return n."),
 }
 
 _hints_given: dict[str, int] = {}

@@ -11,12 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan_edu.checks._common import (
-    _as_float, _as_tensor, _call, _calls, _close, _fail, _name, _passed, _seeded, _sentence, _single_threaded, _which_mistake,
+    _as_float, _as_tensor, _call, _calls, _close, _fail, _name, _passed, _seeded, _sentence, _single_threaded, _unchanged,
+    _which_mistake,
 )
 from srgan_edu import srresnet
 
 RESIDUAL_BLOCK = "Exercise 3.1 (residual block)"
-PIXEL_SHUFFLE = "Exercise 3.2 (pixel shuffle)"
+PIXEL_UNSHUFFLE = "Exercise 3.2 (pixel unshuffle, by hand)"
 PARAMETER_COUNT = "Exercise 3.3 (parameter count)"
 
 _BLOCK_ORDER = ("Conv2d", "BatchNorm2d", "PReLU", "Conv2d", "BatchNorm2d")
@@ -169,74 +170,84 @@ def check_residual_block(block_class: Callable[[int], nn.Module]) -> None:
                       "the same output as srgan_edu.srresnet.ResidualBlock in train and eval mode.")
 
 
-def _shuffle_variants(features: torch.Tensor, factor: int) -> list[tuple[str, Callable[[], torch.Tensor]]]:
-    batch, channels, height, width = features.shape
-    out_channels = channels // (factor * factor)
+def _unshuffle_variants(img: torch.Tensor, factor: int) -> list[tuple[str, Callable[[], torch.Tensor]]]:
+    """The usual wrong versions of pixel unshuffle, (B, C, H*r, W*r) -> (B, C*r*r, H, W)."""
+    batch, channels, height, width = img.shape
     r = factor
+    h, w = height // r, width // r
+
+    def regroup(view: tuple[int, ...], order: tuple[int, ...]) -> torch.Tensor:
+        return img.reshape(*view).permute(*order).reshape(batch, channels * r * r, h, w)
+
     return [
-        ("you reshaped without permuting. A plain reshape of (B, C*r*r, H, W) to (B, C, r*H, r*W) lays "
-         "whole channels one after the other; pixel shuffle interleaves them. View the input as "
-         "(B, C, r, r, H, W), permute to (B, C, H, r, W, r), then reshape to (B, C, H*r, W*r).",
-         lambda: features.reshape(batch, out_channels, height * r, width * r)),
-        ("you split the channels as (r, r, C), but PixelShuffle sends input channel c*r*r + i*r + j to "
-         "output channel c at row offset i and column offset j: view the input as (B, C, r, r, H, W).",
-         lambda: features.view(batch, r, r, out_channels, height, width).permute(0, 3, 4, 1, 5, 2)
-         .reshape(batch, out_channels, height * r, width * r)),
-        ("the row and column offsets are swapped: channel c*r*r + i*r + j goes to row offset i and column "
-         "offset j. After viewing as (B, C, r, r, H, W), permute to (B, C, H, r, W, r) (dims 0, 1, 4, 2, 5, 3).",
-         lambda: features.view(batch, out_channels, r, r, height, width).permute(0, 1, 4, 3, 5, 2)
-         .reshape(batch, out_channels, height * r, width * r)),
-        ("your output puts r*r small copies of the image side by side (tiles) instead of interleaving the "
-         "sub-pixels: in (B, C, H, r, W, r) the sub-pixel offset must come after the LR position, not before.",
-         lambda: features.view(batch, out_channels, r, r, height, width).permute(0, 1, 2, 4, 3, 5)
-         .reshape(batch, out_channels, height * r, width * r)),
+        ("you reshaped without permuting. A plain reshape of (B, C, H*r, W*r) to (B, C*r*r, H, W) cuts each "
+         "channel into r*r strips of whole rows; pixel unshuffle collects the pixels at row offset i and column "
+         "offset j of every r x r block (a *phase*) into one channel. View the image as (B, C, H, r, W, r) first.",
+         lambda: img.reshape(batch, channels * r * r, h, w)),
+        ("your channels come out grouped as (i, j, c): F.pixel_unshuffle puts colour c's phases together, "
+         "output channel c*r*r + i*r + j. After the view (B, C, H, r, W, r), permute to (B, C, r, r, H, W).",
+         lambda: regroup((batch, channels, h, r, w, r), (0, 3, 5, 1, 2, 4))),
+        ("the row and column offsets are swapped: output channel c*r*r + i*r + j holds the pixels at row offset "
+         "i and column offset j (the view (B, C, H, r, W, r) has i at dim 3 and j at dim 5).",
+         lambda: regroup((batch, channels, h, r, w, r), (0, 1, 5, 3, 2, 4))),
+        ("your channels hold r x r *tiles* of the image (its top-left quarter, ...) instead of its phases (every "
+         "r-th pixel): view the image as (B, C, H, r, W, r), where the offset inside a block comes after the "
+         "block's position, not (B, C, r, H, r, W).",
+         lambda: regroup((batch, channels, r, h, r, w), (0, 1, 2, 4, 3, 5))),
     ]
 
 
 @_single_threaded
-def check_pixel_shuffle(pixel_shuffle: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
-    """Exercise 3.2: pixel shuffle (sub-pixel convolution's rearrangement) with reshape and permute.
+def check_pixel_unshuffle(pixel_unshuffle: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
+    """Exercise 3.2: pixel *unshuffle*, the inverse of the sub-pixel rearrangement, with view and permute.
 
-    The learner's ``pixel_shuffle(features, factor)`` must equal ``torch.nn.functional.pixel_shuffle``
-    for factors 2 and 3 on non-square inputs, and keep the gradient.
+    The lesson showed ``nn.PixelShuffle``; the learner derives its inverse:
+    ``pixel_unshuffle(img, factor)`` must equal ``torch.nn.functional.pixel_unshuffle`` (so that
+    ``F.pixel_shuffle`` of it gives the image back) for factors 2 and 3 on non-square inputs with
+    distinct values, keep the gradient, and leave its input unchanged.
 
-    Recognises: a reshape without permute, channels split as (r, r, C) instead of (C, r, r),
-    row and column offsets swapped, tiles instead of interleaving, a wrong output shape,
-    calling PyTorch's own pixel shuffle.
+    Recognises: a reshape without permute, the channels grouped as (i, j, c) instead of
+    (c, i, j), row and column offsets swapped, tiles instead of phases, height and width
+    swapped, a wrong output shape, a detached output, calling PyTorch's own (un)shuffle.
 
     Args:
-        pixel_shuffle: ``(features (B, C*r*r, H, W), factor r) -> (B, C, r*H, r*W)``.
+        pixel_unshuffle: ``(img (B, C, r*H, r*W), factor r) -> (B, C*r*r, H, W)``.
     """
-    exercise = PIXEL_SHUFFLE
-    used = _calls(pixel_shuffle, ("pixel_shuffle", "PixelShuffle"))
-    for batch, channels, factor, height, width in ((2, 2, 2, 3, 4), (1, 1, 3, 2, 5)):
+    exercise = PIXEL_UNSHUFFLE
+    used = _calls(pixel_unshuffle, ("pixel_unshuffle", "PixelUnshuffle", "pixel_shuffle", "PixelShuffle"))
+    for batch, channels, factor, height, width in ((2, 2, 2, 3, 4), (1, 3, 3, 2, 5)):
         # Distinct values everywhere, so that every misplaced pixel shows.
-        features = torch.arange(batch * channels * factor**2 * height * width, dtype=torch.float32)
-        features = features.view(batch, channels * factor**2, height, width)
-        given = features.clone().requires_grad_(True)
-        result = _call(exercise, pixel_shuffle, given, factor)
-        got = _as_tensor(exercise, result, _name(pixel_shuffle))
-        expected = F.pixel_shuffle(features, factor)
+        img = torch.arange(batch * channels * factor**2 * height * width, dtype=torch.float32)
+        img = img.view(batch, channels, height * factor, width * factor)
+        given = img.clone().requires_grad_(True)
+        result = _call(exercise, pixel_unshuffle, given, factor)
+        _unchanged(exercise, (("img", given, img),))
+        got = _as_tensor(exercise, result, _name(pixel_unshuffle))
+        expected = F.pixel_unshuffle(img, factor)
         if got.shape != expected.shape:
-            raise _fail(exercise, f"an input of shape {tuple(features.shape)} with factor {factor} should give shape "
-                                  f"{tuple(expected.shape)} = (B, C, {factor}*H, {factor}*W), got {tuple(got.shape)}.")
+            raise _fail(exercise, f"an input of shape {tuple(img.shape)} with factor {factor} should give shape "
+                                  f"{tuple(expected.shape)} = (B, C*{factor}*{factor}, H/{factor}, W/{factor}), got "
+                                  f"{tuple(got.shape)}.")
         if not torch.equal(got, expected.double()):
-            if _close(got.transpose(-1, -2).contiguous().view(expected.shape), expected) or (
-                _close(got, expected.transpose(-1, -2).reshape(got.shape))
-            ):
-                raise _fail(exercise, "height and width are swapped somewhere: keep H before W in the permute.")
-            mistake = _which_mistake(got, _shuffle_variants(features, factor), atol=0)
-            raise _fail(exercise, mistake or (
-                f"for factor {factor} the pixels are not where PixelShuffle puts them. Output pixel "
-                "(c, y*r + i, x*r + j) must be input channel c*r*r + i*r + j at (y, x)."))
+            mistake = _which_mistake(got, _unshuffle_variants(img, factor), rtol=0, atol=0)
+            if mistake is None:
+                index = tuple(int(i) for i in torch.nonzero(got != expected.double())[0])
+                channel, y, x = index[1], index[2], index[3]
+                c, i, j = channel // factor**2, channel % factor**2 // factor, channel % factor
+                mistake = (f"output [b, channel, y, x] = {index} should be input pixel [b, {c}, {y * factor + i}, "
+                           f"{x * factor + j}] (channel {channel} = c*r*r + i*r + j with c={c}, i={i}, j={j}), "
+                           f"value {float(expected[index]):.0f}; yours holds {float(got[index]):.0f}. Check your view and "
+                           "the order of the permute.")
+            raise _fail(exercise, f"for factor {factor}: " + mistake)
         if isinstance(result, torch.Tensor) and not result.requires_grad:
-            raise _fail(exercise, "the output has no gradient: a sub-pixel convolution must let the loss reach the "
-                                  "convolution before it. Use reshape/view and permute on the tensor itself (no "
-                                  ".detach(), .numpy() or torch.tensor(...)).")
+            raise _fail(exercise, "the output has no gradient: used inside a network (as Real-ESRGAN does before its "
+                                  "body), it must let the loss through. Use reshape/view and permute on the tensor "
+                                  "itself (no .detach(), .numpy() or torch.tensor(...)).")
     if used is not None:
         raise _fail(exercise, f"your function calls PyTorch's {used}: the answer is right, but the exercise is to "
                               "build the rearrangement yourself with view/reshape and permute.")
-    _passed(exercise, "your reshape-and-permute equals torch.nn.functional.pixel_shuffle for factors 2 and 3.")
+    _passed(exercise, "your view-and-permute equals torch.nn.functional.pixel_unshuffle for factors 2 and 3, and "
+                      "F.pixel_shuffle of it gives the image back.")
 
 
 @_single_threaded
