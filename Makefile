@@ -32,10 +32,10 @@ lab: install
 # Under CI (CI=true) the browser test must run, so its browser is installed first.
 test: install
 	@bash tools/ensure_browser.sh $(BIN)/python
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not notebook and not browser"
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not notebook and not browser"
 
 course: install
 	$(BIN)/python -m srgan_edu.course run --out build/course
