@@ -518,15 +518,22 @@ def test_generator_adversarial_loss_mistakes_are_named(attempt, phrases):
 # --- 6.1 / 6.2 one step of each network ----------------------------------------------------------
 
 
-def _d_step(discriminator, optimizer, hr_img, sr_img, *, detach=True, zero_grad=True, step=True, probabilities=True,
-            joint=False):
+def _d_step(discriminator, optimizer, hr_img, sr_img, real_label=1.0, *, detach=True, zero_grad=True, step=True,
+            probabilities=True, joint=False, smoothing="one_sided"):
     if joint:
         logits = discriminator(torch.cat([hr_img, sr_img.detach()]))
         real_logits, fake_logits = logits[: len(hr_img)], logits[len(hr_img):]
     else:
         real_logits = discriminator(hr_img)
         fake_logits = discriminator(sr_img.detach() if detach else sr_img)
-    loss = losses.discriminator_loss(real_logits, fake_logits)
+    if real_label == 1.0 or smoothing == "ignored":
+        loss = losses.discriminator_loss(real_logits, fake_logits)
+    elif smoothing == "scaled":
+        loss = real_label * F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    else:
+        fake_label = 1 - real_label if smoothing == "two_sided" else 0.0
+        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, fake_label)))
     if zero_grad:
         optimizer.zero_grad()
     loss.backward()
@@ -538,8 +545,22 @@ def _d_step(discriminator, optimizer, hr_img, sr_img, *, detach=True, zero_grad=
 
 
 def test_discriminator_step_reference_passes(capsys):
-    _passes(checks.check_discriminator_step, training.discriminator_step, capsys)
     _passes(checks.check_discriminator_step, _d_step, capsys)
+
+
+def test_discriminator_step_without_real_label_is_told_to_add_it():
+    _fails_with(checks.check_discriminator_step, training.discriminator_step, "no real_label argument")
+
+
+@pytest.mark.parametrize(
+    "smoothing, phrases",
+    [("ignored", ["argument is ignored"]), ("two_sided", ["both labels", "one-sided"]), ("scaled", ["multiplied"])],
+)
+def test_discriminator_step_label_smoothing_mistakes_are_named(smoothing, phrases):
+    def attempt(discriminator, optimizer, hr_img, sr_img, real_label=1.0):
+        return _d_step(discriminator, optimizer, hr_img, sr_img, real_label, smoothing=smoothing)
+
+    _fails_with(checks.check_discriminator_step, attempt, *phrases)
 
 
 @pytest.mark.parametrize(

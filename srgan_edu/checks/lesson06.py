@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan_edu.checks._common import _as_float, _call, _close, _fail, _passed, _seeded, _single_threaded
+from srgan_edu.checks._common import _as_float, _call, _close, _digits, _fail, _passed, _seeded, _single_threaded
 from srgan_edu import losses, training
 from srgan_edu.discriminator import Discriminator
 from srgan_edu.srresnet import SRResNet
@@ -47,8 +48,8 @@ def _holds_gradients(module: nn.Module) -> bool:
     return any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
 
 
-def _play_discriminator_steps(step: Callable, seed: int, exercise: str | None = None):
-    """Two D steps with ``step``; returns (D's parameter change, G after, the results)."""
+def _play_discriminator_steps(step: Callable, seed: int, exercise: str | None = None, **step_kwargs: float):
+    """Two D steps with ``step`` (``step_kwargs`` passed on); returns (D's parameter change, G after, the results)."""
     network, judge, batches = _tiny_game(seed)
     before = _flat(judge)
     optimizer = torch.optim.SGD(judge.parameters(), lr=0.05)
@@ -57,9 +58,9 @@ def _play_discriminator_steps(step: Callable, seed: int, exercise: str | None = 
         sr_img = network(lr_img)  # with its graph back to G, as in training
         hr_before = hr_img.clone()
         if exercise is None:
-            results.append(step(judge, optimizer, hr_img, sr_img))
+            results.append(step(judge, optimizer, hr_img, sr_img, **step_kwargs))
         else:
-            results.append(_call(exercise, step, judge, optimizer, hr_img, sr_img))
+            results.append(_call(exercise, step, judge, optimizer, hr_img, sr_img, **step_kwargs))
             if sr_img.grad_fn is None:
                 raise _fail(exercise, "after your step sr_img has lost its graph: sr_img.detach_() (with the "
                                       "underscore) detaches the caller's tensor in place, so G's step that follows "
@@ -103,6 +104,67 @@ def _play_generator_steps(step: Callable, seed: int, exercise: str | None = None
     return _flat(network) - before, judge, results
 
 
+def _smoothed_step(real_label: float, kind: str = "right") -> Callable:
+    """D's step with one-sided label smoothing (real images labelled ``real_label``, fakes 0), or a mistake in it."""
+
+    def step(discriminator, optimizer, hr_img, sr_img):
+        real_logits = discriminator(hr_img)
+        fake_logits = discriminator(sr_img.detach())
+        label = 1.0 if kind == "ignored" else real_label
+        if kind == "scaled":  # the real term multiplied by the label instead of a soft target
+            real_term = real_label * F.softplus(-real_logits).mean()
+        else:
+            real_term = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, label))
+        fake_target = torch.full_like(fake_logits, 1.0 - real_label if kind == "two_sided" else 0.0)
+        loss = real_term + F.binary_cross_entropy_with_logits(fake_logits, fake_target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"discriminator_loss": loss.detach(), "d_real": torch.sigmoid(real_logits.detach()).mean(),
+                "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+
+    return step
+
+
+def _check_label_smoothing(exercise: str, discriminator_step: Callable, seed: int, real_label: float) -> None:
+    """Phase two of 6.1: the same step with real images labelled ``real_label`` (one-sided label smoothing)."""
+    try:
+        parameters = inspect.signature(discriminator_step).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if parameters and "real_label" not in parameters and not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        raise _fail(exercise, "your step is right for real_label=1, but it has no real_label argument: add "
+                              "real_label=1.0 to its signature and use it as the target of the real images.")
+    got_change, _, results = _play_discriminator_steps(discriminator_step, seed, exercise, real_label=real_label)
+    results = results[:-1]
+    expected_change, _, expected_results = _play_discriminator_steps(_smoothed_step(real_label), seed)
+    if _relative_gap(got_change, expected_change) > 1e-5:
+        mistakes = [
+            (f"with real_label={real_label} your step makes the same update as with 1: the argument is ignored. "
+             "The real images' target becomes real_label: F.binary_cross_entropy_with_logits(real_logits, "
+             "torch.full_like(real_logits, real_label)).", "ignored"),
+            (f"you smoothed both labels (fakes labelled {1 - real_label:.1f}): the smoothing is one-sided, only the "
+             "real images' target moves (Salimans et al., 2016); the fakes keep label 0.", "two_sided"),
+            ("you multiplied the real term by real_label; smoothing changes the *target*: the real term becomes "
+             "-(real_label log D(x) + (1 - real_label) log(1 - D(x))), i.e. BCE with target real_label.", "scaled"),
+        ]
+        for description, kind in mistakes:
+            change, _, _ = _play_discriminator_steps(_smoothed_step(real_label, kind), seed)
+            if _relative_gap(got_change, change) < 1e-5:
+                raise _fail(exercise, description)
+        raise _fail(exercise, f"with real_label={real_label}, after two steps D's weights differ from the smoothed "
+                              f"step's by {_relative_gap(got_change, expected_change):.2%} of the change (with "
+                              "real_label=1 they agree). Check the real term: BCE of real_logits against the target "
+                              "real_label; the fake term stays BCE against 0.")
+    for got, expected in zip(results, expected_results):
+        value = _as_float(exercise, got["discriminator_loss"], "the value of 'discriminator_loss'")
+        if not _close(value, float(expected["discriminator_loss"]), rtol=1e-4):
+            shown = _digits(value, float(expected["discriminator_loss"]))
+            raise _fail(exercise, f"with real_label={real_label} discriminator_loss is {shown[0]}, expected {shown[1]}: "
+                                  "report the smoothed loss that the step minimised.")
+
+
 def _discriminator_step_mistake(kind: str) -> Callable:
     """The library's D step with one typical mistake made on purpose."""
 
@@ -132,19 +194,24 @@ def _discriminator_step_mistake(kind: str) -> Callable:
 def check_discriminator_step(discriminator_step: Callable[..., dict]) -> None:
     """Exercise 6.1: one update of the discriminator (eq. 2), as in :func:`srgan_edu.training.discriminator_step`.
 
-    ``discriminator_step(discriminator, optimizer, hr_img, sr_img)`` gets a tiny D, its SGD
-    optimiser, HR crops in [-1, 1] and the output of a tiny generator *with its graph*. Two
-    steps on two batches must change D exactly as the library's two steps do, leave the
-    generator without gradients, and return ``{"discriminator_loss", "d_real", "d_fake"}``
-    (the loss, and the mean D(x) and D(G(z)), probabilities, before the update).
+    ``discriminator_step(discriminator, optimizer, hr_img, sr_img, real_label=1.0)`` gets a tiny
+    D, its SGD optimiser, HR crops in [-1, 1] and the output of a tiny generator *with its
+    graph*. Two steps on two batches must change D exactly as the library's two steps do, leave
+    the generator without gradients and sr_img with its graph, and return
+    ``{"discriminator_loss", "d_real", "d_fake"}`` (the loss, and the mean D(x) and D(G(z)),
+    probabilities, before the update). Then the variation: with ``real_label=0.9`` (one-sided
+    label smoothing, Salimans et al. 2016) the real images' BCE target is 0.9 and the fakes' 0;
+    two steps must match that update too.
 
     Recognises: the generator's output not detached (D's loss reaches G), ``zero_grad``
     forgotten (gradients pile up over steps), ``optimizer.step()`` forgotten or called
     before ``backward``, labels swapped, gradient ascent (the sign), real and fake scored
-    in one batch (batch norm then mixes them), D(x) and D(G(z)) returned as logits.
+    in one batch (batch norm then mixes them), D(x) and D(G(z)) returned as logits, an
+    in-place ``detach_()`` of sr_img, hr_img changed; and for the smoothing: no real_label
+    argument, the argument ignored, both labels smoothed, the real term multiplied by the label.
 
     Args:
-        discriminator_step: ``(discriminator, optimizer, hr_img, sr_img) -> dict``.
+        discriminator_step: ``(discriminator, optimizer, hr_img, sr_img, real_label=1.0) -> dict``.
     """
 
     exercise = DISCRIMINATOR_STEP
@@ -202,8 +269,10 @@ def check_discriminator_step(discriminator_step: Callable[..., dict]) -> None:
                                       "logits computed before the update.")
             raise _fail(exercise, f"discriminator_loss is {value:.4g}, expected {float(expected[key]):.4g} "
                                   "(the loss before the update).")
+    _check_label_smoothing(exercise, discriminator_step, seed, real_label=0.9)
     _passed(exercise, "sr_img detached, zero_grad -> backward -> step, the same update as "
-                      "srgan_edu.training.discriminator_step; D(x) and D(G(z)) reported as probabilities.")
+                      "srgan_edu.training.discriminator_step; D(x) and D(G(z)) reported as probabilities; with "
+                      "real_label=0.9 the real images' target is 0.9 and the fakes' stays 0.")
 
 
 def _generator_step_mistake(kind: str) -> Callable:
