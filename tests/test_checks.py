@@ -1216,3 +1216,83 @@ def test_mos_interval_tolerance_is_the_stated_rtol(factor, passes, capsys):
         _passes(checks.check_mos_interval, attempt, capsys)
     else:
         _fails_with(checks.check_mos_interval, attempt, "you gave")
+
+
+# --- re-audit of 1.x, 3.x, 5.x: tolerances just inside and outside, inputs intact, unknown mistakes --
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 3e-6, True), (1 + 3e-5, False)])
+def test_gaussian_kernel_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    attempt = lambda size, sigma: degradation.gaussian_kernel(size, sigma) * factor  # noqa: E731
+    if passes:
+        _passes(checks.check_gaussian_kernel, attempt, capsys)
+    else:
+        message = _fails_with(checks.check_gaussian_kernel, attempt, "sums to")
+        assert "sums to 1.0000" in message  # enough digits to differ from 1
+
+
+def test_gaussian_kernel_unknown_mistake_shows_the_largest_gap():
+    def shifted_peak(size, sigma):
+        kernel = degradation.gaussian_kernel(size, sigma).clone()
+        corner, centre = float(kernel[0, 0]), float(kernel[size // 2, size // 2])
+        kernel[0, 0], kernel[size // 2, size // 2] = centre, corner  # the sum stays 1
+        return kernel
+
+    message = _fails_with(checks.check_gaussian_kernel, shifted_peak, "largest difference", "[y, x]", "expected")
+    assert "not centred" not in message
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 3e-5, True), (1 + 3e-4, False)])
+def test_discriminator_loss_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    attempt = lambda real, fake: losses.discriminator_loss(real, fake) * factor  # noqa: E731
+    if passes:
+        _passes(checks.check_discriminator_loss, attempt, capsys)
+    else:
+        message = _fails_with(checks.check_discriminator_loss, attempt, "you give", "relative")
+        assert "sum" not in message.split("where")[0]
+
+
+@pytest.mark.parametrize("factor, passes", [(1 + 3e-5, True), (1 + 3e-4, False)])
+def test_generator_loss_tolerance_is_the_stated_rtol(factor, passes, capsys):
+    attempt = lambda fake: losses.generator_adversarial_loss(fake) * factor  # noqa: E731
+    if passes:
+        _passes(checks.check_generator_adversarial_loss, attempt, capsys)
+    else:
+        _fails_with(checks.check_generator_adversarial_loss, attempt, "you give", "relative")
+
+
+def test_discriminator_loss_unknown_mistake_says_which_input_to_check():
+    message = _fails_with(checks.check_discriminator_loss,
+                          lambda real, fake: F.softplus(-real).mean() + F.softplus(2 * fake).mean(),
+                          "you give", "fake_logits")
+    assert "real_logits differently" not in message
+
+
+def test_a_loss_that_clamps_its_input_logits_in_place_is_named():
+    def clamps(real, fake):
+        real.data.clamp_(-1, 1)  # "for stability", but the caller's logits change
+        return losses.discriminator_loss(real, fake)
+
+    _fails_with(checks.check_discriminator_loss, clamps, "changed its input real_logits in place")
+    _fails_with(checks.check_generator_adversarial_loss,
+                lambda fake: (fake.data.clamp_(-1, 1), losses.generator_adversarial_loss(fake))[1],
+                "changed its input fake_logits in place")
+
+
+def test_parameter_count_off_by_one_is_not_given_a_named_mistake():
+    message = _fails_with(checks.check_parameter_count,
+                          lambda **kw: srresnet.count_parameters(srresnet.SRResNet(**kw)) + 1, "you counted")
+    assert "forgot" not in message
+
+
+def test_residual_block_unknown_mistake_shows_the_largest_gap():
+    class HalfResidual(nn.Module):
+        def __init__(self, num_features):
+            super().__init__()
+            self.inner = srresnet.ResidualBlock(num_features)
+
+        def forward(self, features):
+            return 0.5 * features + 0.5 * self.inner(features)
+
+    message = _fails_with(checks.check_residual_block, HalfResidual)
+    assert "skip connection" in message or "largest difference" in message

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan_edu.checks._common import (
-    _as_float, _as_tensor, _call, _calls, _close, _fail, _name, _passed, _seeded, _sentence, _single_threaded, _unchanged,
+    _as_float, _as_tensor, _call, _calls, _close, _fail, _name, _passed, _largest_gap, _seeded, _sentence, _single_threaded, _unchanged,
     _which_mistake,
 )
 from srgan_edu import srresnet
@@ -151,9 +151,9 @@ def check_residual_block(block_class: Callable[[int], nn.Module]) -> None:
             raise _fail(exercise, "with the residual branch switched off, your block does not return its input. "
                                   "The skip connection must add the block's own input (not the output of the first "
                                   "convolution) to the branch's output.")
-        gap = (output - expected).abs().max().item()
-        raise _fail(exercise, f"with the same weights your block and srgan_edu.srresnet.ResidualBlock differ by up to "
-                              f"{gap:.3g}. Check the order conv1 -> bn1 -> PReLU -> conv2 -> bn2, then + input.")
+        raise _fail(exercise, f"with the same weights your block and srgan_edu.srresnet.ResidualBlock differ: "
+                              f"{_largest_gap(output, expected, '[b, c, y, x]')}. Check what forward feeds each layer "
+                              "(conv1 -> bn1 -> PReLU -> conv2 -> bn2 on the block's input), then + the input.")
     # Evaluation mode uses the running statistics: the same weights must still agree.
     _copy_parameters(order, reference_order)
     block.eval()
