@@ -14,8 +14,11 @@ Read top to bottom:
 5. :func:`train_srresnet` and :func:`train_srgan`: the loop around the steps with mixed
    precision on CUDA, checkpoints (:mod:`srgan_edu.checkpoints`) that resume exactly,
    a stop with a clear message on a NaN loss, and several processes under ``torchrun``
-   (:mod:`srgan_edu.distributed`).
-6. :func:`load_generator`, and the ``train`` subcommand of ``python -m srgan_edu``.
+   (:mod:`srgan_edu.distributed`). Each network is a :class:`Trainee` (the network, its
+   Adam, its learning-rate schedule, its gradient scaler) that saves and loads itself, so
+   G and D are handled alike; ``_train`` reads as the paper's loop in one screen.
+6. The ``train`` subcommand of ``python -m srgan_edu``. (``load_generator`` is in
+   :mod:`srgan_edu.checkpoints`, and named here too.)
 
 Ranges, as everywhere in the course: LR inputs (B, 3, h, w) in [0, 1]; HR targets and
 generator outputs (B, 3, 4h, 4w) in [-1, 1]; the discriminator returns logits (B,).
@@ -42,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm.auto import tqdm
 
 from srgan_edu import __version__, checkpoints, course_models, data, datasets, distributed, losses, paper, vgg
 from srgan_edu.checkpoints import (  # noqa: F401  (KINDS and the two loaders re-exported: lessons 05-08 call training.load_generator)
@@ -836,38 +840,25 @@ def _init_generator_weights(generator: nn.Module, source: str | os.PathLike, dev
     return f"{source} ({checkpoints.describe(state)})"
 
 
-def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, run_dir, val_images, device,
-           resume, init_generator, content_loss, vgg_weights, progress, on_log) -> TrainResult:
-    from tqdm.auto import tqdm
+@dataclass
+class Trainee:
+    """One network in training, with what trains it: G and D are handled alike.
 
-    context = distributed.current_context(device)
-    if not context.enabled:
-        device = torch.device(device) if device is not None else next(generator.parameters()).device
-        context = dataclasses.replace(context, device=device)
-    device = context.device
-    paths = run_paths(run_dir)
-    manager = CheckpointManager(paths["checkpoints"], keep_last=config.keep_last)
-    precision = Precision.choose(device, amp=config.amp, channels_last=config.channels_last)
-    say = print if context.is_main else (lambda *args, **kwargs: None)  # one voice under torchrun
+    ``net`` is the plain network (saved, validated, returned); ``fast`` is the same network
+    wrapped for speed (DistributedDataParallel, torch.compile), which the steps call. The
+    checkpoint keys are the name and ``<name>_optimizer``, ``<name>_scheduler``, ``<name>_scaler``.
+    """
 
-    if discriminator is not None and getattr(discriminator, "in_size", config.hr_crop) != config.hr_crop:
-        raise ValueError(f"The discriminator was built for {discriminator.in_size}x{discriminator.in_size} crops but "
-                         f"the config trains on {config.hr_crop}x{config.hr_crop}: build "
-                         f"Discriminator(in_size={config.hr_crop}) or change hr_crop.")
-    if getattr(generator, "scale", config.scale) != config.scale:
-        raise ValueError(f"The generator upscales {generator.scale}x but the config says scale={config.scale}.")
-    memory_format = torch.channels_last if precision.channels_last else torch.preserve_format
-    networks = [net for net in (generator, discriminator) if net is not None]
-    for net in networks:
-        net.to(device=device, memory_format=memory_format).train()
+    name: str  # "generator" or "discriminator"
+    net: nn.Module
+    optimizer: torch.optim.Optimizer  # Adam (beta1 = 0.9, the paper's)
+    scheduler: torch.optim.lr_scheduler.LRScheduler  # a step drop (the paper's) or a cosine decay
+    scaler: torch.amp.GradScaler  # loss scaling, enabled for fp16 only
+    fast: nn.Module | None = None  # set by wrap_for_speed
 
-    if content_loss is None:
-        content_loss = make_content_loss(config.content_loss, vgg_weights=vgg_weights)
-    if isinstance(content_loss, nn.Module):
-        content_loss = content_loss.to(device)
-    perceptual_loss = losses.PerceptualLoss(content_loss, config.adversarial_weight) if kind == "srgan" else None
-
-    def adam(net: nn.Module, learning_rate: float):
+    @classmethod
+    def build(cls, name: str, net: nn.Module, config: TrainConfig, learning_rate: float,
+              precision: Precision, device: torch.device) -> Trainee:
         optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, betas=(config.adam_beta1, config.adam_beta2))
         if config.lr_schedule == "cosine":  # from learning_rate down to 0 at config.steps
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
@@ -875,196 +866,315 @@ def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, r
             milestones = [config.lr_drop_step] if config.lr_drop_step else []
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones,
                                                              gamma=config.lr_drop_factor)
-        return optimizer, scheduler
+        return cls(name, net, optimizer, scheduler, torch.amp.GradScaler(device.type, enabled=precision.grad_scaler))
 
-    generator_optimizer, generator_scheduler = adam(generator, config.learning_rate)
-    generator_scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
-    if discriminator is not None:
-        discriminator_optimizer, discriminator_scheduler = adam(
-            discriminator, config.discriminator_learning_rate or config.learning_rate)
-        discriminator_scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
+    def wrap_for_speed(self, context: distributed.DistributedContext, *, compile: bool) -> None:
+        # torch.compile goes outside DistributedDataParallel (compile(DDP(net))), so that DDP's
+        # gradient all-reduce can still overlap the backward pass.
+        self.fast = distributed.wrap(self.net, context)
+        if compile:
+            self.fast = torch.compile(self.fast)
 
-    history, validation = History(), History()
-    step, best_psnr = 0, -math.inf
-    latest = manager.latest()
-    if latest is not None and not resume:
-        raise FileExistsError(
-            f"{paths['run']} already holds a run (newest checkpoint {latest.name}). Pass resume=True (--resume) to "
-            f"continue it, or choose another run folder (--out).")
-    if resume and latest is not None:
+    def state_dict(self) -> dict[str, Any]:
+        return {self.name: self.net.state_dict(),
+                f"{self.name}_optimizer": self.optimizer.state_dict(),
+                f"{self.name}_scheduler": self.scheduler.state_dict(),
+                f"{self.name}_scaler": self.scaler.state_dict()}
+
+    @staticmethod
+    def absent(name: str) -> dict[str, None]:
+        """The keys of a network a run does not have (SRResNet's discriminator), as checkpoints hold them."""
+        return {name: None, f"{name}_optimizer": None, f"{name}_scheduler": None, f"{name}_scaler": None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state[self.name])
+        self.optimizer.load_state_dict(state[f"{self.name}_optimizer"])
+        self.scheduler.load_state_dict(state[f"{self.name}_scheduler"])
+        if state[f"{self.name}_scaler"] and self.scaler.is_enabled():  # an fp32 run saved a disabled scaler
+            self.scaler.load_state_dict(state[f"{self.name}_scaler"])
+
+
+class _Meter:
+    """Averages the loss parts between two history rows and times the steps (not the pauses)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps, self.start = 0, time.perf_counter()
+
+    def add(self, parts: dict[str, torch.Tensor]) -> None:
+        for name, value in parts.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.float()
+        self.steps += 1
+
+    def row(self, step: int, learning_rate: float, images_per_step: int,
+            context: distributed.DistributedContext) -> dict[str, float]:
+        names = list(self.sums)
+        means = distributed.all_reduce_mean(torch.stack([self.sums[n] for n in names]) / self.steps, context)
+        elapsed = time.perf_counter() - self.start
+        row = {"step": step, **{n: float(v) for n, v in zip(names, means.tolist())},
+               "learning_rate": learning_rate, "images_per_second": self.steps * images_per_step / elapsed}
+        self.sums, self.steps = {}, 0
+        return row
+
+    def resume(self, paused_at: float, *, logged: bool) -> None:
+        """After validation and saving: a new interval starts now, or the pause is not counted."""
+        if logged:
+            self.start = time.perf_counter()
+        else:
+            self.start += time.perf_counter() - paused_at
+
+
+class _Run:
+    """One call of :func:`train_srresnet` or :func:`train_srgan`, cut into the steps it takes."""
+
+    def __init__(self, kind, generator, discriminator, config: TrainConfig, *, run_dir, device,
+                 content_loss, vgg_weights) -> None:
+        self.kind, self.config = kind, config
+        self.context = self._context(device, generator)
+        self.device = self.context.device
+        self.paths = run_paths(run_dir)
+        self.manager = CheckpointManager(self.paths["checkpoints"], keep_last=config.keep_last)
+        self.precision = Precision.choose(self.device, amp=config.amp, channels_last=config.channels_last)
+        self.memory_format = torch.channels_last if self.precision.channels_last else torch.preserve_format
+        self.say = print if self.context.is_main else (lambda *args, **kwargs: None)  # one voice under torchrun
+        _check_networks(generator, discriminator, config)
+        for net in (generator, discriminator):
+            if net is not None:
+                net.to(device=self.device, memory_format=self.memory_format).train()
+        self.generator = Trainee.build("generator", generator, config, config.learning_rate, self.precision,
+                                       self.device)
+        self.discriminator = None if discriminator is None else Trainee.build(
+            "discriminator", discriminator, config, config.discriminator_learning_rate or config.learning_rate,
+            self.precision, self.device)
+        self.trainees = [t for t in (self.generator, self.discriminator) if t is not None]
+        if content_loss is None:
+            content_loss = make_content_loss(config.content_loss, vgg_weights=vgg_weights)
+        if isinstance(content_loss, nn.Module):
+            content_loss = content_loss.to(self.device)
+        self.content_loss = content_loss
+        self.perceptual_loss = losses.PerceptualLoss(content_loss, config.adversarial_weight) if kind == "srgan" else None
+        self.history, self.validation = History(), History()
+        self.step, self.best_psnr = 0, -math.inf
+        self.latest = self.manager.latest()
+
+    @staticmethod
+    def _context(device, generator: nn.Module) -> distributed.DistributedContext:
+        context = distributed.current_context(device)
+        if not context.enabled:
+            device = torch.device(device) if device is not None else next(generator.parameters()).device
+            context = dataclasses.replace(context, device=device)
+        return context
+
+    # --- resume or initialise -------------------------------------------------------------------
+
+    def resume_or_initialise(self, *, resume: bool, init_generator) -> None:
+        latest = self.latest
+        if latest is not None and not resume:
+            raise FileExistsError(
+                f"{self.paths['run']} already holds a run (newest checkpoint {latest.name}). Pass resume=True "
+                f"(--resume) to continue it, or choose another run folder (--out).")
+        if resume and latest is not None:
+            self._resume(latest)
+            return
+        if resume:
+            self.say(f"Nothing to resume in {self.paths['checkpoints']}: starting a new run.")
+        if init_generator is not None:
+            described = _init_generator_weights(self.generator.net, init_generator, self.device)
+            self.say(f"Generator initialised from {described}")
+        elif self.kind == "srgan":
+            self.say("Note: the generator starts from its current weights, not from a trained SRResNet checkpoint "
+                     "(the paper initialises SRGAN from SRResNet; pass init_generator / --init-generator).")
+
+    def _resume(self, latest: Path) -> None:
         try:
-            state = checkpoints.load_checkpoint(latest, map_location=device)
+            state = checkpoints.load_checkpoint(latest, map_location=self.device)
         except checkpoints.CheckpointError as err:
-            older = [path for _, path in manager.step_files() if path != latest]
+            older = [path for _, path in self.manager.step_files() if path != latest]
             hint = (f"The previous checkpoint, {older[-1]}, is intact: move the damaged {latest.name} out of "
                     f"{latest.parent} and --resume again to continue from it." if older else
                     "No older checkpoint is left in the folder: start a new run in another folder (--out).")
             raise checkpoints.CheckpointError(f"The newest checkpoint cannot be resumed: {err} {hint}") from err
+        discriminator = self.discriminator.net if self.discriminator is not None else None
         checkpoints.check_compatible(
-            state, kinds=(kind,), generator_config=getattr(generator, "config", None),
+            state, kinds=(self.kind,), generator_config=getattr(self.generator.net, "config", None),
             discriminator_config=getattr(discriminator, "config", None) if discriminator is not None else None,
             source=latest)
-        _check_recipe(state["train_config"], config, latest)
-        generator.load_state_dict(state["generator"])
-        generator_optimizer.load_state_dict(state["generator_optimizer"])
-        generator_scheduler.load_state_dict(state["generator_scheduler"])
-        if state["generator_scaler"] and generator_scaler.is_enabled():
-            generator_scaler.load_state_dict(state["generator_scaler"])
-        if discriminator is not None:
-            discriminator.load_state_dict(state["discriminator"])
-            discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
-            discriminator_scheduler.load_state_dict(state["discriminator_scheduler"])
-            if state["discriminator_scaler"] and discriminator_scaler.is_enabled():
-                discriminator_scaler.load_state_dict(state["discriminator_scaler"])
-        history, validation = History(state["history"]), History(state["validation"])
-        step, best_psnr = int(state["step"]), float(state["best_psnr"])
+        _check_recipe(state["train_config"], self.config, latest)
+        for trainee in self.trainees:
+            trainee.load_state_dict(state)
+        self.history, self.validation = History(state["history"]), History(state["validation"])
+        self.step, self.best_psnr = int(state["step"]), float(state["best_psnr"])
         checkpoints.restore_rng_states(state["rng"])
-        if state["data"]["world_size"] != context.world_size:
-            say(f"Note: the checkpoint was written by {state['data']['world_size']} process(es), this run has "
-                f"{context.world_size}; training continues, but on other batches than the original run would have.")
-        say(f"Resuming {checkpoints.describe(state)} from {latest}")
-    else:
-        if resume:
-            say(f"Nothing to resume in {paths['checkpoints']}: starting a new run.")
-        if init_generator is not None:
-            say(f"Generator initialised from {_init_generator_weights(generator, init_generator, device)}")
-        elif kind == "srgan":
-            say("Note: the generator starts from its current weights, not from a trained SRResNet checkpoint "
-                "(the paper initialises SRGAN from SRResNet; pass init_generator / --init-generator).")
+        if state["data"]["world_size"] != self.context.world_size:
+            self.say(f"Note: the checkpoint was written by {state['data']['world_size']} process(es), this run has "
+                     f"{self.context.world_size}; training continues, but on other batches than the original run "
+                     f"would have.")
+        self.say(f"Resuming {checkpoints.describe(state)} from {latest}")
 
-    # The plain networks are saved and validated; the wrapped ones (DDP, torch.compile) are trained.
-    # torch.compile goes outside DistributedDataParallel (compile(DDP(net))), so that DDP's
-    # gradient all-reduce can still overlap the backward pass.
-    generator_train = distributed.wrap(generator, context)
-    if config.compile:
-        generator_train = torch.compile(generator_train)
-    if discriminator is not None:
-        discriminator_train = distributed.wrap(discriminator, context)
-        if config.compile:
-            discriminator_train = torch.compile(discriminator_train)
-        # D as the generator step uses it: outside DDP (its weights do not change in that step)
-        discriminator_fast = discriminator_train
-        if context.enabled:
-            discriminator_fast = torch.compile(discriminator) if config.compile else discriminator
+    # --- wrap for speed, and one training step ----------------------------------------------------
 
-    dataset = _as_dataset(train_data, config)
-    loader = training_loader(dataset, batch_size=config.batch_size, seed=config.seed, start_step=step,
-                             rank=context.rank, world_size=context.world_size, num_workers=config.num_workers,
-                             pin_memory=device.type == "cuda")
-    validation_set = None
-    if val_images:
-        validation_set = ValidationSet.from_images(val_images, scale=config.scale, crop=config.val_crop)
+    def wrap_for_speed(self) -> None:
+        """The plain networks are saved and validated; the wrapped ones (DDP, torch.compile) are trained."""
+        for trainee in self.trainees:
+            trainee.wrap_for_speed(self.context, compile=self.config.compile)
+        self.judge = None
+        if self.discriminator is not None:
+            # D as the generator step uses it: outside DDP (its weights do not change in that step)
+            self.judge = self.discriminator.fast
+            if self.context.enabled:
+                self.judge = torch.compile(self.discriminator.net) if self.config.compile else self.discriminator.net
 
-    def checkpoint_state(at_step: int) -> dict[str, Any]:
+    def batches(self, train_data) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The endless stream of (lr_img, hr_img) batches on the device, from where the run stands.
+
+        The data set and its loader are made here, at once (a bad image folder fails before the run
+        folder is touched); the loader's workers start at the first batch.
+        """
+        config = self.config
+        loader = training_loader(_as_dataset(train_data, config), batch_size=config.batch_size,
+                                 seed=config.seed, start_step=self.step, rank=self.context.rank,
+                                 world_size=self.context.world_size, num_workers=config.num_workers,
+                                 pin_memory=self.device.type == "cuda")
+
+        def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for lr_img, hr_img in loader:
+                yield (lr_img.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format),
+                       hr_img.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format))
+
+        return stream()
+
+    def train_step(self, lr_img: torch.Tensor, hr_img: torch.Tensor) -> dict[str, torch.Tensor]:
+        g, d, dtype = self.generator, self.discriminator, self.precision.autocast_dtype
+        if d is None:
+            return srresnet_step(g.fast, g.optimizer, lr_img, hr_img, self.content_loss, scaler=g.scaler,
+                                 autocast_dtype=dtype)
+        return srgan_step(g.fast, d.fast, g.optimizer, d.optimizer, lr_img, hr_img, self.perceptual_loss,
+                          generator_scaler=g.scaler, discriminator_scaler=d.scaler, autocast_dtype=dtype,
+                          judge=self.judge)
+
+    # --- validate and checkpoint ------------------------------------------------------------------
+
+    def validation_due(self, validation_set: ValidationSet | None) -> bool:
+        config, step = self.config, self.step
+        return (self.context.is_main and validation_set is not None and config.val_every > 0
+                and (step % config.val_every == 0 or step == config.steps))
+
+    def validate(self, validation_set: ValidationSet) -> bool:
+        """PSNR/SSIM and a sample grid; True when this is the best checkpoint so far."""
+        step = self.step
+        scores = validate(self.generator.net, validation_set)
+        self.validation.append({"step": step, **scores})
+        # SRGAN: the highest-PSNR checkpoint is the least adversarial one, so best.pt is not
+        # chosen by PSNR; the last checkpoint is the model (the CLI says so).
+        is_best = self.kind == "srresnet" and scores["psnr"] > self.best_psnr
+        self.best_psnr = max(self.best_psnr, scores["psnr"])
+        save_image(sample_grid(self.generator.net, validation_set), self.paths["samples"] / f"step_{step:08d}.png")
+        return is_best
+
+    def checkpoint(self, *, is_best: bool) -> None:
+        step, config = self.step, self.config
+        if self.context.is_main and (step % config.checkpoint_every == 0 or step == config.steps):
+            self.last_checkpoint = self.manager.save(self.state_dict(), step=step, is_best=is_best)
+            self.write_histories()
+        elif is_best:  # the best validation so far fell between two step checkpoints
+            self.manager.save_best(self.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint (format 1): runs written before Trainee existed resume with it, and it with them."""
+        discriminator = self.discriminator
         return {
             "format": checkpoints.CHECKPOINT_FORMAT,
-            "kind": kind,
-            "step": at_step,
-            "generator_config": dict(getattr(generator, "config", {})),
-            "discriminator_config": dict(getattr(discriminator, "config", {})) if discriminator is not None else None,
-            "train_config": dataclasses.asdict(config),
-            "generator": generator.state_dict(),
-            "generator_optimizer": generator_optimizer.state_dict(),
-            "generator_scheduler": generator_scheduler.state_dict(),
-            "generator_scaler": generator_scaler.state_dict(),
-            "discriminator": discriminator.state_dict() if discriminator is not None else None,
-            "discriminator_optimizer": discriminator_optimizer.state_dict() if discriminator is not None else None,
-            "discriminator_scheduler": discriminator_scheduler.state_dict() if discriminator is not None else None,
-            "discriminator_scaler": discriminator_scaler.state_dict() if discriminator is not None else None,
-            "history": history.rows,
-            "validation": validation.rows,
-            "best_psnr": best_psnr,
+            "kind": self.kind,
+            "step": self.step,
+            "generator_config": dict(getattr(self.generator.net, "config", {})),
+            "discriminator_config": dict(getattr(discriminator.net, "config", {})) if discriminator else None,
+            "train_config": dataclasses.asdict(self.config),
+            **self.generator.state_dict(),
+            **(discriminator.state_dict() if discriminator else Trainee.absent("discriminator")),
+            "history": self.history.rows,
+            "validation": self.validation.rows,
+            "best_psnr": self.best_psnr,
             "rng": checkpoints.capture_rng_states(),
-            "data": {"seed": config.seed, "next_step": at_step, "batch_size": config.batch_size,
-                     "world_size": context.world_size},
+            "data": {"seed": self.config.seed, "next_step": self.step, "batch_size": self.config.batch_size,
+                     "world_size": self.context.world_size},
             "versions": {"torch": str(torch.__version__), "srgan_edu": str(__version__)},
         }
 
-    def write_histories() -> None:
-        history.to_csv(paths["history_csv"])
-        history.to_json(paths["history_json"])
-        if len(validation):
-            validation.to_csv(paths["validation_csv"])
+    def write_histories(self) -> None:
+        self.history.to_csv(self.paths["history_csv"])
+        self.history.to_json(self.paths["history_json"])
+        if len(self.validation):
+            self.validation.to_csv(self.paths["validation_csv"])
 
-    if context.is_main:
-        _prepare_run_folder(paths, networks, fresh=step == 0 and latest is None, say=say)
-    say(f"Training {kind} on {device} in {precision.description}"
-        f"{f', {context.world_size} processes' if context.enabled else ''}; run folder {paths['run']}")
-    last_checkpoint = manager.latest()
-    sums: dict[str, torch.Tensor] = {}
-    interval_steps, interval_start = 0, time.perf_counter()
-    bar = tqdm(total=config.steps, initial=step, desc=f"train {kind}", disable=not (progress and context.is_main),
-               dynamic_ncols=True)
-    batches = iter(loader)
+    def result(self) -> TrainResult:
+        main = self.context.is_main
+        return TrainResult(generator=self.generator.net,
+                           discriminator=self.discriminator.net if self.discriminator else None,
+                           history=self.history, validation=self.validation, run_dir=self.paths["run"],
+                           last_checkpoint=self.manager.latest() if main else None,
+                           best_checkpoint=self.manager.best() if main else None, steps=self.step)
+
+
+def _check_networks(generator: nn.Module, discriminator: nn.Module | None, config: TrainConfig) -> None:
+    if discriminator is not None and getattr(discriminator, "in_size", config.hr_crop) != config.hr_crop:
+        raise ValueError(f"The discriminator was built for {discriminator.in_size}x{discriminator.in_size} crops but "
+                         f"the config trains on {config.hr_crop}x{config.hr_crop}: build "
+                         f"Discriminator(in_size={config.hr_crop}) or change hr_crop.")
+    if getattr(generator, "scale", config.scale) != config.scale:
+        raise ValueError(f"The generator upscales {generator.scale}x but the config says scale={config.scale}.")
+
+
+def _train(kind, generator, discriminator, train_data, config: TrainConfig, *, run_dir, val_images, device,
+           resume, init_generator, content_loss, vgg_weights, progress, on_log) -> TrainResult:
+    """The loop: build, resume or initialise, wrap for speed, then train, log, validate and checkpoint."""
+    run = _Run(kind, generator, discriminator, config, run_dir=run_dir, device=device,
+               content_loss=content_loss, vgg_weights=vgg_weights)
+    run.resume_or_initialise(resume=resume, init_generator=init_generator)
+    run.wrap_for_speed()
+    batches = run.batches(train_data)
+    validation_set = ValidationSet.from_images(val_images, scale=config.scale, crop=config.val_crop) if val_images else None
+    if run.context.is_main:
+        _prepare_run_folder(run.paths, [t.net for t in run.trainees], fresh=run.step == 0 and run.latest is None,
+                            say=run.say)
+    run.say(f"Training {kind} on {run.device} in {run.precision.description}"
+            f"{f', {run.context.world_size} processes' if run.context.enabled else ''}; run folder {run.paths['run']}")
+    run.last_checkpoint = run.manager.latest()
+    meter = _Meter()
+    bar = tqdm(total=config.steps, initial=run.step, desc=f"train {kind}",
+               disable=not (progress and run.context.is_main), dynamic_ncols=True)
     try:
-        while step < config.steps:
+        while run.step < config.steps:
             lr_img, hr_img = next(batches)
-            lr_img = lr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            hr_img = hr_img.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            learning_rate = generator_optimizer.param_groups[0]["lr"]
-            if kind == "srresnet":
-                parts = srresnet_step(generator_train, generator_optimizer, lr_img, hr_img, content_loss,
-                                      scaler=generator_scaler, autocast_dtype=precision.autocast_dtype)
-            else:
-                parts = srgan_step(generator_train, discriminator_train, generator_optimizer,
-                                   discriminator_optimizer, lr_img, hr_img, perceptual_loss,
-                                   generator_scaler=generator_scaler, discriminator_scaler=discriminator_scaler,
-                                   autocast_dtype=precision.autocast_dtype, judge=discriminator_fast)
-            step += 1
-            check_finite(parts, step, last_checkpoint=last_checkpoint, context=context)
-            generator_scheduler.step()
-            if discriminator is not None:
-                discriminator_scheduler.step()
-            for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value.float()
-            interval_steps += 1
+            learning_rate = run.generator.optimizer.param_groups[0]["lr"]
+            parts = run.train_step(lr_img, hr_img)
+            run.step += 1
+            check_finite(parts, run.step, last_checkpoint=run.last_checkpoint, context=run.context)
+            for trainee in run.trainees:
+                trainee.scheduler.step()
+            meter.add(parts)
             bar.update(1)
 
-            logged = step % config.log_every == 0 or step == config.steps
+            logged = run.step % config.log_every == 0 or run.step == config.steps
             if logged:
-                names = list(sums)
-                means = distributed.all_reduce_mean(torch.stack([sums[n] for n in names]) / interval_steps, context)
-                elapsed = time.perf_counter() - interval_start
-                row = {"step": step, **{n: float(v) for n, v in zip(names, means.tolist())},
-                       "learning_rate": learning_rate,
-                       "images_per_second": interval_steps * config.batch_size * context.world_size / elapsed}
-                history.append(row)
-                bar.set_postfix({n: f"{row[n]:.4g}" for n in names if n in ("content_loss", "d_real", "d_fake")})
-                sums, interval_steps = {}, 0
-            pause_start = time.perf_counter()  # validation and saving are not training speed
-            is_best = False
-            validated = (context.is_main and validation_set is not None and config.val_every > 0
-                         and (step % config.val_every == 0 or step == config.steps))
-            if validated:
-                scores = validate(generator, validation_set)
-                validation.append({"step": step, **scores})
-                # SRGAN: the highest-PSNR checkpoint is the least adversarial one, so best.pt is not
-                # chosen by PSNR; the last checkpoint is the model (the CLI says so).
-                is_best = kind == "srresnet" and scores["psnr"] > best_psnr
-                best_psnr = max(best_psnr, scores["psnr"])
-                save_image(sample_grid(generator, validation_set), paths["samples"] / f"step_{step:08d}.png")
-            if context.is_main and (logged or validated) and on_log is not None:
-                on_log(history, validation)
-            if context.is_main and (step % config.checkpoint_every == 0 or step == config.steps):
-                last_checkpoint = manager.save(checkpoint_state(step), step=step, is_best=is_best)
-                write_histories()
-            elif is_best:  # the best validation so far fell between two step checkpoints
-                manager.save_best(checkpoint_state(step))
-            if logged:
-                interval_start = time.perf_counter()
-            else:
-                interval_start += time.perf_counter() - pause_start
+                row = meter.row(run.step, learning_rate, config.batch_size * run.context.world_size, run.context)
+                run.history.append(row)
+                bar.set_postfix({n: f"{row[n]:.4g}" for n in ("content_loss", "d_real", "d_fake") if n in row})
+            paused_at = time.perf_counter()  # validation and saving are not training speed
+            validated = run.validation_due(validation_set)
+            is_best = run.validate(validation_set) if validated else False
+            if run.context.is_main and (logged or validated) and on_log is not None:
+                on_log(run.history, run.validation)
+            run.checkpoint(is_best=is_best)
+            meter.resume(paused_at, logged=logged)
     except NonFiniteLossError:
-        if context.is_main:
-            write_histories()  # the curve that led to the blow-up, for the post-mortem
+        if run.context.is_main:
+            run.write_histories()  # the curve that led to the blow-up, for the post-mortem
         raise
     finally:
         bar.close()
-        del batches  # stops DataLoader workers
-    distributed.barrier(context)
-    return TrainResult(generator=generator, discriminator=discriminator, history=history, validation=validation,
-                       run_dir=paths["run"], last_checkpoint=manager.latest() if context.is_main else None,
-                       best_checkpoint=manager.best() if context.is_main else None, steps=step)
+        batches.close()  # stops DataLoader workers
+    distributed.barrier(run.context)
+    return run.result()
 
 
 def _prepare_run_folder(paths: dict[str, Path], networks: list[nn.Module], *,

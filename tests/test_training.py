@@ -314,6 +314,55 @@ def test_resuming_gives_exactly_the_weights_of_an_uninterrupted_run(tmp_path, ki
     assert whole.history.column("learning_rate") == pytest.approx([1e-4, 1e-4, 1e-5])
 
 
+# The keys of checkpoint format 1, as train_srresnet/train_srgan wrote them before the networks
+# were held by training.Trainee: runs already going (the course models' own, a learner's) must
+# resume with the code of today, so the layout is pinned here.
+FORMAT_1_KEYS = {
+    "format", "kind", "step", "generator_config", "discriminator_config", "train_config",
+    "generator", "generator_optimizer", "generator_scheduler", "generator_scaler",
+    "discriminator", "discriminator_optimizer", "discriminator_scheduler", "discriminator_scaler",
+    "history", "validation", "best_psnr", "rng", "data", "versions",
+}
+
+
+@pytest.mark.parametrize("kind", ["srresnet", "srgan"])
+def test_the_checkpoint_layout_is_format_1_and_an_old_layout_checkpoint_resumes(tmp_path, kind):
+    """A checkpoint rebuilt key by key as the old loop wrote it (plain dicts, SRResNet's D as None) resumes exactly."""
+    config = tiny_config(steps=6, lr_drop_step=4)
+    whole = run(kind, tmp_path / "whole", config)
+    run(kind, tmp_path / "split", tiny_config(steps=3, lr_drop_step=4))
+    path = tmp_path / "split" / "checkpoints" / "step_00000003.pt"
+    state = checkpoints.load_checkpoint(path)
+    assert set(state) == FORMAT_1_KEYS and state["format"] == 1
+    if kind == "srresnet":
+        assert all(state[key] is None for key in FORMAT_1_KEYS if key.startswith("discriminator"))
+    old = {key: state[key] for key in sorted(FORMAT_1_KEYS)}  # the old loop's dict, in another order
+    checkpoints.save_checkpoint(old, path)
+    resumed = run(kind, tmp_path / "split", config, resume=True)
+    assert_same_weights(whole.generator, resumed.generator)
+    if kind == "srgan":
+        assert_same_weights(whole.discriminator, resumed.discriminator)
+
+
+def test_a_trainee_saves_and_loads_its_network_optimiser_scheduler_and_scaler():
+    config = tiny_config(lr_drop_step=1)
+    precision = training.Precision.choose(torch.device("cpu"), amp=False)
+    generator, _ = tiny_networks("srresnet")
+    trainee = training.Trainee.build("generator", generator, config, 1e-3, precision, torch.device("cpu"))
+    trainee.net(torch.rand(1, 3, 6, 6)).mean().backward()
+    trainee.optimizer.step()
+    trainee.scheduler.step()
+    saved = trainee.state_dict()
+    assert set(saved) == {"generator", "generator_optimizer", "generator_scheduler", "generator_scaler"}
+    other, _ = tiny_networks("srresnet", seed=1)
+    copy = training.Trainee.build("generator", other, config, 1e-3, precision, torch.device("cpu"))
+    copy.load_state_dict(saved)
+    assert_same_weights(trainee.net, copy.net)
+    assert copy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)  # the drop after step 1 came along
+    assert copy.optimizer.state_dict()["state"].keys() == trainee.optimizer.state_dict()["state"].keys()
+    assert set(training.Trainee.absent("discriminator").values()) == {None}
+
+
 def test_a_run_writes_history_and_checkpoints_and_load_generator_rebuilds_it(tmp_path):
     result = run("srgan", tmp_path / "run", tiny_config(steps=6, checkpoint_every=2, keep_last=2))
     names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
