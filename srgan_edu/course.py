@@ -10,6 +10,12 @@
                                      ``build`` would write.
 
 The same functions run the notebooks in the test suite, so ``make course`` and CI agree.
+
+This is tooling, not a lesson: it imports nothing from the rest of the package and stands in
+its last layer (see ``srgan_edu/__init__.py``). It stays inside the package rather than in
+``tools/`` because teachers are told to run ``python -m srgan_edu.course ...`` (docs/teaching.md),
+the Makefile and the test suite import it by that name, and ``python -m`` finds it from any
+folder once the package is installed; it only makes sense in a clone (it reads ``REPO_ROOT``).
 """
 
 from __future__ import annotations

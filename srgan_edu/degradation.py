@@ -12,8 +12,7 @@ downscale. Both are here:
   output size ``ceil(size * scale)``, rows resized before columns; for uint8 input every
   1-D pass is rounded and clipped as MATLAB does;
 - :func:`degrade` (HR -> LR either way) and :func:`upscale` (the classical baselines);
-- :func:`zone_plate`, a test pattern that makes aliasing plain, and :func:`invisible_detail`,
-  the detail an LR image cannot see (many HR images share one LR image, lesson 02's point).
+- :func:`zone_plate`, a test pattern that makes aliasing plain.
 
 Images are (C, H, W) or (B, C, H, W) float tensors in [0, 1]; :func:`imresize` also takes
 NumPy arrays (H, W) or (H, W, C), uint8 or float, as MATLAB would.
@@ -288,54 +287,6 @@ def upscale(lr_img: torch.Tensor, scale: int, *, method: str = "bicubic") -> tor
     kwargs = {"align_corners": False} if method == "bilinear" else {}
     out = F.interpolate(batch, scale_factor=scale, mode=method, **kwargs)
     return out if lr_img.dim() == 4 else out[0]
-
-
-def invisible_detail(detail: torch.Tensor, scale: int) -> torch.Tensor:
-    """The part of ``detail`` that the bicubic degradation erases completely.
-
-    :func:`degrade` (bicubic) is linear: along each dimension it multiplies by a matrix
-    ``D`` of shape (H/r, H) (:func:`resize_matrix`). Many images ``N`` satisfy
-    ``D_rows @ N @ D_cols.T = 0``; adding any of them to an HR image leaves its LR image
-    exactly the same. This function splits ``detail`` into what the LR image keeps and what
-    it cannot see, and returns the second part:
-
-        seen = U @ (D @ detail)  with  U = B @ inv(D @ B),  invisible = detail - seen,
-
-    per dimension, where ``B`` is the bicubic upscale. ``U`` is bicubic upscaling corrected
-    so that degrading its output gives back the LR image exactly, hence
-    ``degrade(invisible) == 0`` and ``degrade(hr_img + invisible_detail(d, r), r) ==
-    degrade(hr_img, r)`` up to rounding error. Smooth content (a flat image) is all seen.
-    Lesson 02 builds its HR patches that share one LR patch from the simplest invisible detail,
-    stripes at the LR period; this function finds the invisible part of any pattern.
-
-    Args:
-        detail: (C, H, W) or (B, C, H, W) float, any range; H and W multiples of ``scale``.
-        scale: the degradation's factor r.
-
-    Returns:
-        A tensor like ``detail`` (same shape, dtype, device).
-
-    Raises:
-        ValueError: H or W does not divide by ``scale``.
-    """
-    _check_image(detail, "invisible_detail")
-    _check_scale(scale)
-    height, width = detail.shape[-2:]
-    if height % scale or width % scale:
-        raise ValueError(f"invisible_detail needs H and W that divide by {scale}, got {height}x{width}; "
-                         "crop with images.modcrop first")
-
-    def seen_part(size: int) -> torch.Tensor:
-        down = resize_matrix(size, size // scale, 1 / scale)  # (size/r, size)
-        up = resize_matrix(size // scale, size, float(scale))  # (size, size/r)
-        corrected_up = up @ torch.linalg.inv(down @ up)  # down @ corrected_up = identity
-        return corrected_up @ down  # (size, size): a projection, not orthogonal
-
-    rows = seen_part(height).to(detail.device)
-    cols = seen_part(width).to(detail.device)
-    work = detail.to(torch.float64)
-    seen = rows @ work @ cols.T  # (..., H, W): what the LR image determines
-    return (work - seen).to(detail.dtype)
 
 
 def zone_plate(size: int = 256, *, max_frequency: float = 0.5) -> torch.Tensor:

@@ -202,17 +202,6 @@ def wrap(model: nn.Module, context: DistributedContext) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain network inside DDP and/or ``torch.compile`` wrappers (for saving and validation)."""
-    while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):  # torch.compile's OptimizedModule
-            model = model._orig_mod
-        else:
-            return model
-
-
 def all_reduce_mean(values: torch.Tensor, context: DistributedContext) -> torch.Tensor:
     """The mean of ``values`` over all processes (for logging losses of the whole batch)."""
     if not context.enabled:

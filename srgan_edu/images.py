@@ -154,14 +154,6 @@ def rgb_to_ycbcr(img: torch.Tensor) -> torch.Tensor:
     return out + offset.view(3, 1, 1)
 
 
-def ycbcr_to_rgb(img: torch.Tensor) -> torch.Tensor:
-    """YCbCr -> RGB, the inverse of :func:`rgb_to_ycbcr`. Shape (3, H, W) or (B, 3, H, W)."""
-    _check_rgb(img, "ycbcr_to_rgb")
-    inverse = torch.linalg.inv(_RGB_TO_YCBCR).to(img.device, img.dtype)
-    offset = _YCBCR_OFFSET.to(img.device, img.dtype)
-    return torch.einsum("ij,...jhw->...ihw", inverse, img - offset.view(3, 1, 1))
-
-
 def rgb_to_y(img: torch.Tensor) -> torch.Tensor:
     """The luma channel Y (BT.601, MATLAB ``rgb2ycbcr``) of an RGB image in [0, 1].
 

@@ -64,21 +64,6 @@ def test_imresize_runs_on_the_tensor_device():
     torch.testing.assert_close(out.cpu(), degradation.imresize(img.cpu(), 0.25))
 
 
-def test_invisible_detail_leaves_the_lr_image_unchanged():
-    generator = torch.Generator().manual_seed(3)
-    hr_img = torch.rand(3, 32, 24, generator=generator, dtype=torch.float64)
-    detail = torch.rand(2, 3, 32, 24, generator=generator, dtype=torch.float64) - 0.5
-    invisible = degradation.invisible_detail(detail, 4)
-    assert invisible.shape == detail.shape
-    for item in invisible:
-        torch.testing.assert_close(degradation.degrade(hr_img + item, 4), degradation.degrade(hr_img, 4),
-                                   atol=1e-12, rtol=0)
-    assert float(invisible.abs().mean()) > 0.1  # most fine detail is invisible at 1/4 size
-    torch.testing.assert_close(degradation.invisible_detail(invisible, 4), invisible, atol=1e-12, rtol=0)
-    smooth = torch.ones(1, 32, 24, dtype=torch.float64)  # a flat image is all "seen"
-    assert float(degradation.invisible_detail(smooth, 4).abs().max()) < 1e-12
-
-
 def test_zone_plate_aliases_when_decimated():
     plate = degradation.zone_plate(128)
     assert plate.shape == (1, 128, 128) and float(plate.min()) >= 0 and float(plate.max()) <= 1
@@ -179,7 +164,6 @@ def test_degrade_matches_matlab_when_the_size_does_not_divide_by_the_scale():
         (lambda: degradation.imresize(np.zeros((8, 8), dtype=np.uint16), 0.5), "uint8 or float"),
         (lambda: degradation.imresize(np.zeros((2, 8, 8, 3)), 0.5), r"\(H, W\) or \(H, W, C\)"),
         (lambda: degradation.imresize(torch.rand(3, 8, 8), output_size=(0, 4)), "positive"),
-        (lambda: degradation.invisible_detail(torch.rand(1, 10, 8), 4), "modcrop"),
         (lambda: degradation.zone_plate(32, max_frequency=0.7), "Nyquist"),
     ],
 )

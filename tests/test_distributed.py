@@ -72,7 +72,6 @@ def test_a_single_process_context_does_nothing():
     assert not context.enabled and context.is_main and context.world_size == 1
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap(model, context) is model
-    assert distributed.unwrap(model) is model
     values = torch.tensor([1.0, 2.0])
     assert torch.equal(distributed.all_reduce_mean(values, context), values)
 

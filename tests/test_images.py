@@ -85,11 +85,10 @@ def test_y_channel_matches_matlab_rgb2ycbcr():
     torch.testing.assert_close(y.flatten(), torch.tensor([81.481, 235.0, 16.0, 144.553]), atol=1e-3, rtol=0)
 
 
-def test_ycbcr_round_trip_and_batches():
+def test_ycbcr_batches_and_its_y_is_rgb_to_y():
     img = torch.rand(2, 3, 5, 6, dtype=torch.float64)
     ycbcr = images.rgb_to_ycbcr(img)
     torch.testing.assert_close(ycbcr[:, :1], images.rgb_to_y(img))
-    torch.testing.assert_close(images.ycbcr_to_rgb(ycbcr), img)
 
 
 def test_colour_functions_reject_wrong_layout():
