@@ -346,7 +346,7 @@ def test_a_hostile_generator_config_is_refused_before_building_the_network(
     def no_network(**kwargs):
         raise AssertionError("a network was built before the config was checked")
 
-    monkeypatch.setattr(training, "SRResNet", no_network)
+    monkeypatch.setattr(checkpoints, "SRResNet", no_network)
     with pytest.raises(CheckpointError, match=words):
         training.load_generator(path)
 

@@ -85,11 +85,11 @@ def test_the_full_path_download_subimages_train_resume_evaluate(kit, tmp_path, c
             raise KeyboardInterrupt
         return original_check(parts, step, **kwargs)
 
-    monkeypatch.setattr(training, "check_finite", interrupt_at_step_3)
+    monkeypatch.setattr(training.loop, "check_finite", interrupt_at_step_3)
     code, out = run_cli(capsys, *srgan_args, "--init-generator", srresnet / "checkpoints" / "best.pt")
     assert code == 130 and "Generator initialised from" in out, out
     assert [step for step, _ in checkpoints.CheckpointManager(srgan / "checkpoints").step_files()] == [2]
-    monkeypatch.setattr(training, "check_finite", original_check)
+    monkeypatch.setattr(training.loop, "check_finite", original_check)
     code, out = run_cli(capsys, *srgan_args, "--resume")
     assert code == 0, out
     assert "Resuming" in out and "Done: 4 steps." in out
