@@ -20,7 +20,8 @@ Layer 1, concepts:
 
 Layer 2, data and the machine:
 
-- ``datasets``      lesson 08: DIV2K, Set5, Set14, BSD100: registry, download, checksums, sub-images
+- ``datasets``      lesson 08: DIV2K, Set5, Set14, BSD100: registry, download, checksums, safe unpacking
+- ``subimages``     lesson 08: DIV2K cut once into pieces that decode 15 times faster
 - ``data``          lessons 00-03: built-in images, HR folders, paired random crops
 - ``runtime``       lesson 00: seeds, device choice, precision, an environment report
 - ``distributed``   lesson 08: the same trainer under ``torchrun`` (DistributedDataParallel)

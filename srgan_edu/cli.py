@@ -4,7 +4,7 @@ Each subcommand lives in the module of its lesson, which adds its own arguments 
 it; this file only wires them together, so "go to definition" leads to the real code:
 
 - ``evaluate``  -> :mod:`srgan_edu.evaluation` (lessons 02 and 07)
-- ``download``, ``subimages`` -> :mod:`srgan_edu.datasets` (lesson 08)
+- ``download`` -> :mod:`srgan_edu.datasets`, ``subimages`` -> :mod:`srgan_edu.subimages` (lesson 08)
 - ``train``     -> :mod:`srgan_edu.training` (lessons 06 and 08)
 - ``benchmark`` -> :mod:`srgan_edu.benchmark`
 - ``upscale``   -> :mod:`srgan_edu.upscale` (a course model on your own photograph)
@@ -17,7 +17,7 @@ import sys
 
 from PIL import Image
 
-from srgan_edu import __version__, benchmark, datasets, evaluation, training, upscale
+from srgan_edu import __version__, benchmark, datasets, evaluation, subimages, training, upscale
 from srgan_edu.checkpoints import CheckpointError
 from srgan_edu.runtime import error_line, pick_device
 
@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(run=datasets.cli_main)
 
     sub = commands.add_parser("subimages", help="cut DIV2K into 480x480 pieces that load 15 times faster")
-    datasets.add_subimages_arguments(sub)
-    sub.set_defaults(run=datasets.subimages_main)
+    subimages.add_subimages_arguments(sub)
+    sub.set_defaults(run=subimages.subimages_main)
 
     sub = commands.add_parser("train", help="train SRResNet or SRGAN (also under torchrun)")
     training.add_cli_arguments(sub)

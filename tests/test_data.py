@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from srgan_edu import data, datasets
+from srgan_edu import data, datasets, subimages
 from srgan_edu.degradation import degrade
 from srgan_edu.images import modcrop, to_unit
 
@@ -358,7 +358,7 @@ def test_signed_hr_maps_back_to_the_unit_crop():
 
 
 def test_subimage_boxes_cover_the_image_with_a_piece_against_each_border():
-    boxes = datasets.subimage_boxes(50, 70, size=32, step=16)
+    boxes = subimages.subimage_boxes(50, 70, size=32, step=16)
     assert sorted({top for _, top, _, _ in boxes}) == [0, 16, 18]
     assert sorted({left for left, _, _, _ in boxes}) == [0, 16, 32, 38]
     assert all(right - left == 32 and bottom - top == 32 for left, top, right, bottom in boxes)
@@ -366,8 +366,8 @@ def test_subimage_boxes_cover_the_image_with_a_piece_against_each_border():
     for left, top, right, bottom in boxes:
         covered[top:bottom, left:right] = True
     assert covered.all()
-    assert datasets.subimage_boxes(20, 70, size=32, step=16)[0] == (0, 0, 32, 20)  # shorter than a piece: whole
-    assert len(datasets.subimage_boxes(1356, 2040, size=480, step=240)) == 40  # a DIV2K image
+    assert subimages.subimage_boxes(20, 70, size=32, step=16)[0] == (0, 0, 32, 20)  # shorter than a piece: whole
+    assert len(subimages.subimage_boxes(1356, 2040, size=480, step=240)) == 40  # a DIV2K image
 
 
 def test_cut_subimages_is_pixel_exact_resumable_and_idempotent(tmp_path, capsys):
@@ -378,19 +378,19 @@ def test_cut_subimages_is_pixel_exact_resumable_and_idempotent(tmp_path, capsys)
     for name, array in photos.items():
         Image.fromarray(array).save(source / f"{name}.png")
     target = tmp_path / "sub"
-    datasets.cut_subimages(source, target, size=32, step=16, progress=False)
+    subimages.cut_subimages(source, target, size=32, step=16, progress=False)
     pieces = sorted(p.name for p in target.glob("*.png"))
     assert len(pieces) == 2 * 12 and pieces[0] == "a_s000.png"
-    left, top, right, bottom = datasets.subimage_boxes(50, 70, size=32, step=16)[5]
+    left, top, right, bottom = subimages.subimage_boxes(50, 70, size=32, step=16)[5]
     np.testing.assert_array_equal(np.asarray(Image.open(target / "b_s005.png")), photos["b"][top:bottom, left:right])
     # interrupted: a piece and the marker missing; the next run writes only what is missing
     (target / "a_s003.png").unlink()
-    (target / datasets._SUBIMAGES_DONE).unlink()
+    (target / subimages._SUBIMAGES_DONE).unlink()
     before = (target / "b_s005.png").stat().st_mtime_ns
-    datasets.cut_subimages(source, target, size=32, step=16, progress=False)
+    subimages.cut_subimages(source, target, size=32, step=16, progress=False)
     assert (target / "a_s003.png").is_file() and (target / "b_s005.png").stat().st_mtime_ns == before
     capsys.readouterr()
-    datasets.cut_subimages(source, target, size=32, step=16, progress=False)
+    subimages.cut_subimages(source, target, size=32, step=16, progress=False)
     assert "nothing to do" in capsys.readouterr().out
     assert not list(target.glob(".*tmp*"))
 
@@ -401,12 +401,12 @@ def test_cut_subimages_names_an_unreadable_image_and_keeps_the_rest(tmp_path):
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(source / "good.png")
     (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     with pytest.raises(ValueError, match="broken.png"):
-        datasets.cut_subimages(source, tmp_path / "sub", size=32, step=16, progress=False)
-    assert not (tmp_path / "sub" / datasets._SUBIMAGES_DONE).exists()
+        subimages.cut_subimages(source, tmp_path / "sub", size=32, step=16, progress=False)
+    assert not (tmp_path / "sub" / subimages._SUBIMAGES_DONE).exists()
     with pytest.raises(FileNotFoundError, match="No images"):
-        datasets.cut_subimages(tmp_path / "nothing", tmp_path / "sub2", progress=False)
+        subimages.cut_subimages(tmp_path / "nothing", tmp_path / "sub2", progress=False)
     with pytest.raises(ValueError, match="folder of their own"):
-        datasets.cut_subimages(source, source, progress=False)
+        subimages.cut_subimages(source, source, progress=False)
 
 
 def test_subimages_command_cuts_a_folder_and_says_how_to_train(tmp_path, capsys):
