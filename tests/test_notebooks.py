@@ -20,8 +20,7 @@ import inspect
 import json
 import os
 import re
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -346,19 +345,52 @@ def nbval_copy(executed_path: Path, copy_path: Path) -> Path:
     return copy_path
 
 
-def run_nbval(executed_path: Path, work_dir: Path, *, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``pytest --nbval-lax`` on the cut copy of a papermill-executed notebook, in its own process.
+class _NbvalReports:
+    """A pytest plugin for the inner session: what passed and failed, with nbval's explanation."""
 
-    The copy lies in ``work_dir``, which is also the kernel's working folder (files a lesson writes
-    land there) and pytest's root (so the repository's conftest and options stay out of it). The
-    kernel runs in this interpreter's environment with the same thread settings as papermill's.
+    def __init__(self) -> None:
+        self.passed, self.failed = 0, []
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when == "call" and report.passed:
+            self.passed += 1
+        elif report.failed:
+            self.failed.append(f"{report.nodeid}\n{report.longreprtext[-3000:]}")
+
+
+@dataclass(frozen=True)
+class NbvalRun:
+    returncode: int  # pytest's exit code: 0 when every cell ran and every marked output matched
+    stdout: str  # nbval's explanation of each failure, then "N failed, M passed"
+
+
+def run_nbval(executed_path: Path, work_dir: Path) -> NbvalRun:
+    """``pytest --nbval-lax`` on the cut copy of a papermill-executed notebook.
+
+    It runs in this process (a pytest session inside the test, as pytester's in-process mode
+    does), which saves the start of another Python with pytest and nbformat for every lesson; the
+    kernel is a fresh one of this interpreter's environment, with the same thread settings as
+    papermill's. The copy lies in ``work_dir``, which is also the kernel's working folder (files a
+    lesson writes land there) and the inner session's root (the repository's conftest and options
+    stay out of it); only the nbval plugin is loaded.
     """
     copy = nbval_copy(executed_path, work_dir / executed_path.name)
-    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # nbval only (named below): no xdist, no other plugin in the way
-    command = [sys.executable, "-m", "pytest", "-p", "nbval.plugin", "--nbval-lax", "--nbval-current-env", "-q",
-               "--color=no", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(work_dir), str(copy)]
-    return subprocess.run(command, cwd=work_dir, env=env, capture_output=True, text=True, timeout=timeout)
+    reports = _NbvalReports()
+    saved = {key: os.environ.get(key) for key in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "MPLBACKEND")}
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # nbval only (named below): no xdist in the inner session
+    os.environ.pop("MPLBACKEND", None)  # as for papermill's kernel: the figures keep the inline backend
+    try:
+        returncode = int(pytest.main(["-p", "nbval.plugin", "--nbval-lax", "--nbval-current-env", "-q", "--color=no",
+                                      "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(work_dir), str(copy)],
+                                     plugins=[reports]))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    summary = f"{len(reports.failed)} failed, {reports.passed} passed"
+    return NbvalRun(returncode, "\n\n".join(reports.failed + [summary]))
 
 
 LESSONS = [p for p in NOTEBOOKS if p.parent.name == "notebooks"]
@@ -395,13 +427,13 @@ def test_nbval_fails_when_a_marked_output_changes(tmp_path):
         notebook.cells.append(cell)
     executed = tmp_path / "executed.ipynb"
     nbformat.write(notebook, executed)
-    same = run_nbval(executed, tmp_path / "same", timeout=120)
+    same = run_nbval(executed, tmp_path / "same")
     assert same.returncode == 0, same.stdout
 
     notebook.cells[3].outputs[0]["text"] = "0.6666\n"  # a marked number changed in its last digit
     altered = tmp_path / "altered.ipynb"
     nbformat.write(notebook, altered)
-    second = run_nbval(altered, tmp_path / "altered", timeout=120)
+    second = run_nbval(altered, tmp_path / "altered")
     assert second.returncode != 0 and "0.6666" in second.stdout and "1 failed" in second.stdout, second.stdout
 
     assert marked_cells(json.loads(executed.read_text())) == [1, 3]
