@@ -83,7 +83,7 @@ def test_checks_leave_the_global_random_state_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    checks.check_residual_block(srresnet.ResidualBlock)
+    checks.check_residual_block(_Block)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -245,8 +245,9 @@ def test_mse_best_guess_mistakes_are_named(attempt, phrases):
 
 
 class _Block(nn.Module):
-    def __init__(self, num_features, activation=None, padding=1, batch_norm=True):
+    def __init__(self, num_features, activation=None, padding=1, batch_norm=True, res_scale=1.0, scaling="branch"):
         super().__init__()
+        self.res_scale, self.scaling = res_scale, scaling
         self.conv1 = nn.Conv2d(num_features, num_features, 3, padding=padding)
         self.bn1 = nn.BatchNorm2d(num_features) if batch_norm else nn.Identity()
         self.prelu = activation or nn.PReLU(num_features)
@@ -257,7 +258,13 @@ class _Block(nn.Module):
         return self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(features)))))
 
     def forward(self, features):
-        return features + self.residual(features)
+        if self.scaling == "sum":
+            return self.res_scale * (features + self.residual(features))
+        if self.scaling == "input":
+            return self.res_scale * features + self.residual(features)
+        if self.scaling == "ignored":
+            return features + self.residual(features)
+        return features + self.res_scale * self.residual(features)
 
 
 class _NoSkip(_Block):
@@ -283,10 +290,23 @@ class _InPlace(_Block):
 
 
 def test_residual_block_reference_passes(capsys):
-    _passes(checks.check_residual_block, srresnet.ResidualBlock, capsys)
     _passes(checks.check_residual_block, _Block, capsys)
-    # One shared PReLU slope and convolutions without bias are fine too.
-    _passes(checks.check_residual_block, lambda n: _Block(n, activation=nn.PReLU()), capsys)
+    # One shared PReLU slope is fine too.
+    _passes(checks.check_residual_block, lambda n, res_scale=1.0: _Block(n, activation=nn.PReLU(), res_scale=res_scale),
+            capsys)
+
+
+def test_residual_block_without_res_scale_is_told_to_add_it():
+    _fails_with(checks.check_residual_block, srresnet.ResidualBlock, "no res_scale argument")
+
+
+@pytest.mark.parametrize(
+    "scaling, phrases",
+    [("ignored", ["argument is ignored"]), ("sum", ["whole sum"]), ("input", ["scaled the input"])],
+)
+def test_residual_scaling_mistakes_are_named(scaling, phrases):
+    _fails_with(checks.check_residual_block, lambda n, res_scale=1.0: _Block(n, res_scale=res_scale, scaling=scaling),
+                *phrases)
 
 
 @pytest.mark.parametrize(

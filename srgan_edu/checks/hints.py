@@ -37,11 +37,13 @@ HINTS: dict[str, tuple[str, ...]] = {
             "of the candidates comes out? (For |e - c_k| you would get a different one.)",
             "Answer: (probabilities.reshape(-1, 1, 1, 1) * candidates).sum(dim=0), the probability-weighted "
             "pixel-wise mean."),
-    "3.1": ("The paper's block: conv-BN-PReLU-conv-BN, then add the block's input (fig. 4).",
+    "3.1": ("The paper's block: conv-BN-PReLU-conv-BN, then add the block's input (fig. 4); the scaling multiplies "
+            "only what the branch adds.",
             "3x3 convolutions with padding=1 keep the size; use new tensors (no in-place +=) so that the input "
-            "stays intact.",
-            "Answer: self.body = nn.Sequential(nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F), nn.PReLU(), "
-            "nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F)); forward returns x + self.body(x)."),
+            "stays intact; keep res_scale in self and apply it to the branch's output, not to the input or the sum.",
+            "Answer: self.body = nn.Sequential(nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F), nn.PReLU(F), "
+            "nn.Conv2d(F, F, 3, padding=1), nn.BatchNorm2d(F)); self.res_scale = res_scale; forward returns "
+            "x + self.res_scale * self.body(x)."),
     "3.2": ("Pixel shuffle sends input channel c*r*r + i*r + j at (y, x) to output (c, y*r + i, x*r + j); undo that.",
             "Split each spatial axis into (block position, offset inside the block): view (B, C, H, r, W, r). Then "
             "move both offsets next to the colour channel, permute to (B, C, r, r, H, W), and merge.",

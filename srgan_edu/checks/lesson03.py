@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import inspect
 from collections.abc import Callable, Sequence
 
 import torch
@@ -60,14 +61,17 @@ def check_residual_block(block_class: Callable[[int], nn.Module]) -> None:
 
     The learner's block is built for 8 feature maps and its layers are matched, in the order
     its ``forward`` calls them, with :class:`srgan_edu.srresnet.ResidualBlock`; with the same
-    weights both must give the same output, in training and in evaluation mode.
+    weights both must give the same output, in training and in evaluation mode. Then the
+    variation: built with ``res_scale=0.2`` the block must return input + 0.2 * branch (the
+    residual scaling of EDSR and ESRGAN).
 
     Recognises: a missing skip connection, ReLU instead of PReLU, an activation after the sum,
     no batch normalisation, convolutions without padding (the shape shrinks), layers in the
-    wrong order, a block that changes its input in place.
+    wrong order, a block that changes its input in place; for the scaling: no res_scale
+    argument, the argument ignored, the whole sum scaled, the input scaled.
 
     Args:
-        block_class: the learner's class (or any callable ``num_features -> nn.Module``).
+        block_class: the learner's class (or any callable ``(num_features, res_scale=1.0) -> nn.Module``).
 
     Raises:
         ExerciseError: the block differs from the paper's; the message says how.
@@ -165,9 +169,51 @@ def check_residual_block(block_class: Callable[[int], nn.Module]) -> None:
         raise _fail(exercise, "your block agrees in training mode but not in evaluation mode. Use nn.BatchNorm2d "
                               "modules (not batch statistics computed by hand), so that eval() switches to the "
                               "running statistics.")
+    _check_residual_scaling(exercise, block_class, num_features, features, res_scale=0.2)
     parameters = sum(p.numel() for p in block.parameters())
     _passed(exercise, f"conv-BN-PReLU-conv-BN + skip, {parameters} parameters for {num_features} feature maps, "
-                      "the same output as srgan_edu.srresnet.ResidualBlock in train and eval mode.")
+                      "the same output as srgan_edu.srresnet.ResidualBlock in train and eval mode; with "
+                      "res_scale=0.2 it returns input + 0.2 * branch, as EDSR and ESRGAN scale their residuals.")
+
+
+def _check_residual_scaling(exercise: str, block_class: Callable[..., nn.Module], num_features: int,
+                            features: torch.Tensor, *, res_scale: float) -> None:
+    """The variation of 3.1: ``block_class(num_features, res_scale=s)`` returns input + s * branch."""
+    try:
+        parameters = inspect.signature(block_class).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if parameters and "res_scale" not in parameters and not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        raise _fail(exercise, "your block is the paper's, but it has no res_scale argument: add res_scale=1.0 to "
+                              "__init__ and return features + res_scale * residual.")
+    with _seeded(3):
+        block = _call(exercise, block_class, num_features, res_scale=res_scale)
+        reference = srresnet.ResidualBlock(num_features)
+    block.train()
+    reference.train()
+    order, output = _leaf_modules_in_call_order(block, features.clone(), exercise)
+    reference_order, _ = _leaf_modules_in_call_order(reference, features.clone(), exercise)
+    _copy_parameters(order, reference_order)
+    got = _as_tensor(exercise, output, "forward")
+    branch_off = reference(features.clone()).detach().double() - features.double()  # the residual branch
+    x = features.double()
+    expected = x + res_scale * branch_off
+    if _close(got, expected, rtol=1e-4, atol=1e-5):
+        return
+    mistakes = [
+        (f"with res_scale={res_scale} your block gives the same output as with 1: the argument is ignored. Return "
+         "features + self.res_scale * residual.", lambda: x + branch_off),
+        ("you scaled the whole sum, res_scale * (features + residual): that also shrinks the identity path, which "
+         "must pass the input through unchanged. Scale the residual branch only.",
+         lambda: res_scale * (x + branch_off)),
+        ("you scaled the input, res_scale * features + residual: the identity path must stay the input itself; "
+         "scale the residual branch.", lambda: res_scale * x + branch_off),
+    ]
+    mistake = _which_mistake(got, mistakes, rtol=1e-4, atol=1e-5)
+    raise _fail(exercise, mistake or (
+        f"with res_scale={res_scale}: {_largest_gap(got, expected, '[b, c, y, x]')}. The block returns "
+        "features + res_scale * bn2(conv2(prelu(bn1(conv1(features)))))."))
 
 
 def _unshuffle_variants(img: torch.Tensor, factor: int) -> list[tuple[str, Callable[[], torch.Tensor]]]:
