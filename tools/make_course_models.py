@@ -115,10 +115,21 @@ def write_card(path: Path) -> None:
     parts = [CARD_INTRO.format(validation=", ".join(metas[0]["training_data"]["validation_images"]))]
     for meta in metas:
         parts.append(f"### {meta['name']}\n")
-        parts.append(f"- {meta['steps']:,} updates, batch {meta['batch_size']} of {meta['hr_crop']}x{meta['hr_crop']} "
-                     f"HR crops, Adam at {meta['learning_rate']:g} ({meta['lr_schedule']} schedule)"
-                     + (f", initialised from {meta['init_from']}" if meta.get("init_from") else "") + ".")
-        parts.append(f"- Command: `{meta['command']}`")
+        stages = meta.get("stages") or []
+        if len(stages) > 1:
+            parts.append(f"- {meta['steps']:,} updates in {len(stages)} stages, each started from the weights the "
+                         f"one before it ended with"
+                         + (f"; initialised from {meta['init_from']}" if meta.get("init_from") else "") + ":")
+            for number, stage in enumerate(stages, 1):
+                parts.append(f"  {number}. {stage['steps']:,} updates, batch {stage['batch_size']} of "
+                             f"{stage['hr_crop']}x{stage['hr_crop']} HR crops, Adam at {stage['learning_rate']:g} "
+                             f"({stage['lr_schedule']} schedule), {stage['step_time_hours']} hours of steps on "
+                             f"{stage['machine']}, {stage['date']}: `{stage['command']}`")
+        else:
+            parts.append(f"- {meta['steps']:,} updates, batch {meta['batch_size']} of {meta['hr_crop']}x{meta['hr_crop']} "
+                         f"HR crops, Adam at {meta['learning_rate']:g} ({meta['lr_schedule']} schedule)"
+                         + (f", initialised from {meta['init_from']}" if meta.get("init_from") else "") + ".")
+            parts.append(f"- Command: `{meta['command']}`")
         if meta.get("selection"):
             parts.append(f"- Which checkpoint ships: {meta['selection']}")
         parts.append(f"- Time in training steps: {meta['step_time_hours']} hours on {meta['machine']}, "
@@ -142,6 +153,19 @@ def write_card(path: Path) -> None:
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 
+def _stage(meta: dict) -> dict:
+    """One training stage of a shipped model, from its description file."""
+    return {key: meta.get(key) for key in ("steps", "batch_size", "hr_crop", "learning_rate", "lr_schedule",
+                                           "command", "step_time_hours", "machine", "date")}
+
+
+def _stage_of_run(state: dict, config: dict, command: str, hours: float, threads: str) -> dict:
+    return {"steps": int(state["step"]), "batch_size": config["batch_size"], "hr_crop": config["hr_crop"],
+            "learning_rate": config["learning_rate"], "lr_schedule": config.get("lr_schedule", "step"),
+            "command": command, "step_time_hours": hours, "machine": f"{_cpu_name()}, {threads}".strip(", "),
+            "date": datetime.date.today().isoformat()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=course_models.names())
@@ -153,9 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", default=None, help="SRGAN: the course model it started from")
     parser.add_argument("--threads", default="", help="how the run used the CPU, e.g. '1 thread'")
     parser.add_argument("--selection", default=None, help="why this checkpoint of the run ships (SRGAN: not by PSNR)")
+    parser.add_argument("--continues", action="store_true",
+                        help="the run fine-tuned the shipped model of this name (train --init-generator NAME): "
+                             "its steps, time and validation curve continue the shipped ones")
     args = parser.parse_args(argv)
 
     model = course_models.resolve(args.name)
+    before = model.meta if args.continues else None  # read before the export replaces it
     state = load_checkpoint(args.checkpoint)
     generator = SRResNet(**state["generator_config"])
     generator.load_state_dict(state["generator"])
@@ -167,14 +195,26 @@ def main(argv: list[str] | None = None) -> int:
     shipped.load_state_dict({k: v.float() for k, v in load_file(model.weights_path).items()})
     shipped.eval()
 
-    history = list(csv.DictReader(open(args.run_dir / "history.csv", encoding="utf-8")))
-    validation = list(csv.DictReader(open(args.run_dir / "validation.csv", encoding="utf-8")))
+    # the run may have gone on past the checkpoint that ships: only its rows up to that step
+    shipped_step = int(state["step"])
+    history = [row for row in csv.DictReader(open(args.run_dir / "history.csv", encoding="utf-8"))
+               if int(row["step"]) <= shipped_step]
+    validation = [row for row in csv.DictReader(open(args.run_dir / "validation.csv", encoding="utf-8"))
+                  if int(row["step"]) <= shipped_step]
     config = state["train_config"]
     step_seconds, previous = 0.0, 0
     for row in history:  # the time spent in training steps (validation and saving excluded)
         step = int(row["step"])
         step_seconds += (step - previous) * config["batch_size"] / float(row["images_per_second"])
         previous = step
+    offset = int(before["steps"]) if before else 0
+    validation_curve = [{"step": offset + int(r["step"]), "psnr": float(r["psnr"]), "ssim": float(r["ssim"])}
+                        for r in validation]
+    command = args.command
+    if before:
+        validation_curve = before["validation_curve"] + validation_curve
+        step_seconds += before["step_time_hours"] * 3600
+        command = f"{before['command']}; then, fine-tuning those weights: {args.command}"
     val_images = [(p.stem, load_image(p)) for p in list_images(args.val_dir)]
     with torch.no_grad():
         measured = {
@@ -187,12 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         "content_loss": config["content_loss"],
         "adversarial_weight": config["adversarial_weight"] if state["kind"] == "srgan" else None,
         "generator_config": state["generator_config"],
-        "steps": int(state["step"]),
+        "steps": offset + int(state["step"]),
         "batch_size": config["batch_size"],
         "hr_crop": config["hr_crop"],
         "learning_rate": config["learning_rate"],
         "lr_schedule": config.get("lr_schedule", "step"),
-        "command": args.command,
+        "command": command,
         "init_from": args.init_from,
         "selection": args.selection,
         "training_data": {
@@ -200,14 +240,17 @@ def main(argv: list[str] | None = None) -> int:
             "validation_images": [name for name, _ in val_images],
         },
         "step_time_hours": round(step_seconds / 3600, 2),
-        "machine": f"{_cpu_name()}, {args.threads}".strip(", "),
+        "machine": (f"{before['machine']}, then {_cpu_name()}, {args.threads}".strip(", ") if before
+                    else f"{_cpu_name()}, {args.threads}".strip(", ")),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
         "date": datetime.date.today().isoformat(),
         "weights": {"file": model.weights_path.name, "dtype": "float16", "sha256": sha256,
                     "bytes": os.path.getsize(model.weights_path)},
-        "validation_curve": [{"step": int(r["step"]), "psnr": float(r["psnr"]), "ssim": float(r["ssim"])}
-                             for r in validation],
+        "validation_curve": validation_curve,
+        "stages": (before.get("stages") or [_stage(before)] if before else []) + [_stage_of_run(
+            state, config, args.command, round(step_seconds / 3600 - (before["step_time_hours"] if before else 0), 2),
+            args.threads)],
         "protocol": "PSNR/SSIM on Y (BT.601), border of 4 pixels shaved, 8-bit images, bicubic LR (MATLAB-style); "
                     "hf_energy_ratio: Y-spectrum energy above 1/8 cycle per pixel, relative to the HR image's",
         "measured": measured,
@@ -221,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
 
     figure_path = Path(__file__).resolve().parents[1] / "docs" / "models" / f"{model.stem}_training.png"
     figure_path.parent.mkdir(parents=True, exist_ok=True)
-    fig = viz.training_curves_figure(History.from_csv(args.run_dir / "history.csv"),
-                                     History.from_csv(args.run_dir / "validation.csv"),
+    history = History([dict(row, step=offset + row["step"]) for row in History.from_csv(args.run_dir / "history.csv")
+                       if row["step"] <= shipped_step])
+    fig = viz.training_curves_figure(history, History(validation_curve),
+                                     marks={"fine-tuning starts": offset} if offset else None,
                                      title=f"{model.value}: training loss and validation PSNR (8 held-out photographs)")
     fig.savefig(figure_path, dpi=80, bbox_inches="tight")
     print(f"figure: {figure_path}")
