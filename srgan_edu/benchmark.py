@@ -52,7 +52,7 @@ from typing import Any
 
 import torch
 
-from srgan_edu import losses, training
+from srgan_edu import losses, paper, training
 from srgan_edu.discriminator import Discriminator
 from srgan_edu.srresnet import SRResNet
 
@@ -129,9 +129,9 @@ def time_mode(
     mode: str,
     *,
     device: torch.device,
-    batch_size: int = 16,
-    hr_crop: int = 96,
-    scale: int = 4,
+    batch_size: int = paper.BATCH_SIZE,
+    hr_crop: int = paper.HR_CROP,
+    scale: int = paper.SCALE,
     num_blocks: int = 16,
     num_features: int = 64,
     steps: int = 20,
@@ -178,7 +178,7 @@ def time_mode(
     torch.manual_seed(seed)
     generator = SRResNet(scale=scale, num_features=num_features, num_blocks=num_blocks)
     generator.to(device=device, memory_format=memory_format).train()
-    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=(0.9, 0.999))
+    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=paper.LEARNING_RATE, betas=(paper.ADAM_BETA1, 0.999))
     generator_scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
     lr_img = torch.rand(batch_size, 3, hr_crop // scale, hr_crop // scale, device=device)
     hr_img = torch.rand(batch_size, 3, hr_crop, hr_crop, device=device) * 2 - 1
@@ -203,12 +203,12 @@ def time_mode(
     elif model == "srgan":
         discriminator = Discriminator(in_size=hr_crop, num_features=num_features)
         discriminator.to(device=device, memory_format=memory_format).train()
-        discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-4, betas=(0.9, 0.999))
+        discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=paper.LEARNING_RATE, betas=(paper.ADAM_BETA1, 0.999))
         discriminator_scaler = torch.amp.GradScaler(device.type, enabled=precision.grad_scaler)
         discriminator_fast = torch.compile(discriminator) if mode == "compile" else discriminator
         # Random VGG19 weights: the same arithmetic as the pretrained ones, no download.
-        content = losses.VGGContentLoss("relu5_4", weights=None).to(device=device, memory_format=memory_format)
-        perceptual = losses.PerceptualLoss(content, adversarial_weight=1e-3)
+        content = losses.VGGContentLoss(paper.CONTENT_LOSSES[paper.SRGAN_CONTENT_LOSS], weights=None).to(device=device, memory_format=memory_format)
+        perceptual = losses.PerceptualLoss(content, adversarial_weight=paper.ADVERSARIAL_WEIGHT)
 
         def step() -> dict[str, torch.Tensor]:
             lr_batch, hr_batch = next_batch()
@@ -357,7 +357,7 @@ def time_loader(
     *,
     device: torch.device,
     num_workers: int,
-    batch_size: int = 16,
+    batch_size: int = paper.BATCH_SIZE,
     batches: int = 50,
     warmup: int = 2,
     seed: int = 0,
@@ -427,9 +427,9 @@ def benchmark_loader(
     device: torch.device,
     storages: Sequence[str] = STORAGES,
     worker_counts: Sequence[int] | None = None,
-    batch_size: int = 16,
-    hr_crop: int = 96,
-    scale: int = 4,
+    batch_size: int = paper.BATCH_SIZE,
+    hr_crop: int = paper.HR_CROP,
+    scale: int = paper.SCALE,
     batches: int = 50,
     warmup: int = 2,
     seed: int = 0,
@@ -490,9 +490,9 @@ def benchmark_training(
     device: torch.device | str | None = None,
     models: Sequence[str] = MODELS,
     modes: Sequence[str] = DEFAULT_MODES,
-    batch_size: int = 16,
-    hr_crop: int = 96,
-    scale: int = 4,
+    batch_size: int = paper.BATCH_SIZE,
+    hr_crop: int = paper.HR_CROP,
+    scale: int = paper.SCALE,
     num_blocks: int = 16,
     num_features: int = 64,
     steps: int = 20,
@@ -690,8 +690,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="what to time")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(DEFAULT_MODES),
                         help="fp32, channels_last, amp (CUDA), compile (opt-in)")
-    parser.add_argument("--batch-size", type=int, default=16, help="crops per step (paper: 16)")
-    parser.add_argument("--hr-crop", type=int, default=96, help="side of the HR crops (paper: 96)")
+    parser.add_argument("--batch-size", type=int, default=paper.BATCH_SIZE, help=f"crops per step (paper: {paper.BATCH_SIZE})")
+    parser.add_argument("--hr-crop", type=int, default=paper.HR_CROP, help=f"side of the HR crops (paper: {paper.HR_CROP})")
     parser.add_argument("--num-blocks", type=int, default=16, help="residual blocks (paper: 16)")
     parser.add_argument("--num-features", type=int, default=64, help="feature maps of G and of D's first layer (paper: 64)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per mode")

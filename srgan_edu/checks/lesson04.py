@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from srgan_edu.checks._common import (
     _as_float, _call, _close, _fail, _name, _passed, _seeded, _sentence, _single_threaded, _which_mistake,
 )
-from srgan_edu import losses, vgg
+from srgan_edu import losses, paper, vgg
 
 VGG_LAYER_INDEX = "Exercise 4.1 (phi_i,j in VGG19)"
 VGG_CONTENT_LOSS = "Exercise 4.2 (VGG content loss)"
@@ -88,7 +88,7 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor], *, convent
 
     exercise = VGG_CONTENT_LOSS
     layer = "relu2_2"
-    rescale = 1 / 12.75
+    rescale = paper.VGG_RESCALE
     with _seeded(4) as generator:
         reference = losses.VGGContentLoss(layer, weights=None, rescale=rescale)
         hr_img = torch.rand(2, 3, 24, 20, generator=generator) * 2 - 1

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan_edu.checks._common import _as_float, _call, _close, _digits, _fail, _passed, _seeded, _single_threaded
-from srgan_edu import losses, training
+from srgan_edu import losses, paper, training
 from srgan_edu.discriminator import Discriminator
 from srgan_edu.srresnet import SRResNet
 
@@ -80,8 +80,9 @@ def _play_discriminator_steps(step: Callable, seed: int, exercise: str | None = 
     return _flat(judge) - before, network, results
 
 
-def _play_generator_steps(step: Callable, seed: int, exercise: str | None = None, *, adversarial_weight: float):
-    """Two G steps with ``step``; returns (G's parameter change, D after, the results)."""
+def _play_generator_steps(step: Callable, seed: int, exercise: str | None = None, *, adversarial_weight: float,
+                          **step_kwargs: bool):
+    """Two G steps with ``step`` (``step_kwargs`` passed on); returns (G's parameter change, D after, the results)."""
 
     network, judge, batches = _tiny_game(seed)
     before = _flat(network)
@@ -95,9 +96,13 @@ def _play_generator_steps(step: Callable, seed: int, exercise: str | None = None
             sr_img = network(lr_img)
             args = (judge, optimizer, sr_img, hr_img, losses.mse_content_loss)
             if exercise is None:
-                results.append(step(*args, adversarial_weight=adversarial_weight))
+                results.append(step(*args, adversarial_weight=adversarial_weight, **step_kwargs))
             else:
-                results.append(_call(exercise, step, *args, adversarial_weight=adversarial_weight))
+                hr_before = hr_img.clone()
+                results.append(_call(exercise, step, *args, adversarial_weight=adversarial_weight, **step_kwargs))
+                if not torch.equal(hr_img, hr_before):
+                    raise _fail(exercise, "your step changed hr_img in place; the caller still needs it. Use "
+                                          "operations that return new tensors.")
     finally:
         hook.remove()
     results.append(judged_with_graph)
@@ -291,7 +296,7 @@ def _generator_step_mistake(kind: str) -> Callable:
             adversarial = -losses.generator_adversarial_loss(fake_logits)
         else:
             adversarial = losses.generator_adversarial_loss(fake_logits)
-        weight = {"unweighted": 1.0, "paper_weight": 1e-3}.get(kind, adversarial_weight)
+        weight = {"unweighted": 1.0, "paper_weight": paper.ADVERSARIAL_WEIGHT}.get(kind, adversarial_weight)
         content_input = sr_img.detach() if kind == "content_detached" else sr_img
         total = content_loss(content_input, hr_img) + (0.0 if kind == "content_only" else weight) * adversarial
         if kind != "no_zero_grad":
