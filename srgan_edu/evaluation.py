@@ -10,7 +10,7 @@ For every HR image of Set5, Set14 and BSD100 (or the built-in test images):
    (:mod:`srgan_edu.metrics`). A single-channel image is taken as Y, as the classic
    evaluation scripts do.
 
-The means per set are printed beside the paper's table 4. The paper's SSIM for bicubic
+The means per set are printed beside the paper's table 2. The paper's SSIM for bicubic
 (0.8211 / 0.7486 / 0.6935) is not reproduced by standard SSIM code; Wang et al.'s SSIM on Y
 (Gaussian 11x11, sigma 1.5) gives 0.8104 / 0.7027 / 0.6675 on the same images, the numbers
 that most later super-resolution papers report, and that this module reproduces.

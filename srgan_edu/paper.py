@@ -62,8 +62,9 @@ SRGAN_DROP_STEP = 100_000
 BENCHMARK_SETS = ("Set5", "Set14", "BSD100")
 SHAVE = 4  # pixels removed from each border before PSNR/SSIM, on the Y channel (ITU-R BT.601)
 
-# Ledig et al. (2017), table 4 (scale 4). "ssim_wang": Wang's SSIM on Y, as reproduced here
-# and reported by later papers (only known for bicubic); "mos": mean opinion score.
+# Ledig et al. (2017), table 2: the comparison with other methods on Set5/Set14/BSD100 at
+# scale 4 (table 1 is the comparison of content losses). "ssim_wang": Wang's SSIM on Y, as
+# reproduced here and reported by later papers (only known for bicubic); "mos": mean opinion score.
 PAPER_TABLE: dict[str, dict[str, dict[str, float]]] = {
     "bicubic": {
         "Set5": {"psnr": 28.43, "ssim": 0.8211, "ssim_wang": 0.8104},
