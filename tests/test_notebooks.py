@@ -85,6 +85,40 @@ def test_notebook_opens_with_goals_and_times_and_ends_with_a_summary(path):
         assert re.search(r"[Ll]esson \d\d|exercises/\d\d_", closing), "an exercise ends pointing to what comes next"
 
 
+def _imported_library_modules(path: Path) -> set[str]:
+    """The srgan_edu modules a notebook's code cells import (``from srgan_edu import a, b``,
+    ``from srgan_edu.a import f``, ``import srgan_edu.a``)."""
+    modules = set()
+    for cell in _cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        source = "\n".join(line for line in _source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module == "srgan_edu":
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("srgan_edu."):
+                modules.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                modules.update(a.name.split(".")[1] for a in node.names if a.name.startswith("srgan_edu."))
+    return modules
+
+
+LESSONS = [p for p in NOTEBOOKS if not is_exercise(p) and p.parent.name == "notebooks"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_ids(LESSONS))
+def test_lesson_opening_names_the_library_modules_it_imports(path):
+    # "Say where the code is": the opening's "**Library modules used:**" paragraph names, in
+    # backticks (`srgan_edu.vgg` or `vgg`), exactly the modules the lesson's code imports.
+    opening = _source(_cells(path)[0])
+    match = re.search(r"\*\*Library modules used:\*\*(.*?)(\n\s*\n|$)", opening, re.S)
+    assert match, "the opening has no '**Library modules used:**' paragraph under the goals"
+    named = {name.split(".")[-1] for name in re.findall(r"`(?:srgan_edu\.)?([a-z_][a-z0-9_.]*)`", match.group(1))}
+    imported = _imported_library_modules(path)
+    assert named == imported, (f"the opening names modules {sorted(named - imported)} the lesson does not import, "
+                               f"and leaves out {sorted(imported - named)} that it imports")
+
+
 def _library_function_names() -> set[str]:
     import importlib
     import pkgutil
