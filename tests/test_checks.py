@@ -8,6 +8,7 @@ typically write; every wrong one must raise ``ExerciseError`` whose message name
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -620,14 +621,25 @@ def test_discriminator_step_swapped_labels_are_named():
     _fails_with(checks.check_discriminator_step, swapped, "labels are swapped")
 
 
-def _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3, *, freeze=True,
-            unfreeze=True, detach=False, weight=None, saturating=False, zero_grad=True):
+def _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3, relativistic=False, *,
+            freeze=True, unfreeze=True, detach=False, weight=None, saturating=False, zero_grad=True, ra="right"):
     if freeze:
         discriminator.requires_grad_(False)
     fake_logits = discriminator(sr_img.detach() if detach else sr_img)
     content = content_loss(sr_img, hr_img)
     adversarial = (-F.softplus(fake_logits).mean() if saturating
                    else losses.generator_adversarial_loss(fake_logits))
+    if relativistic and ra != "ignored":
+        real_logits = discriminator(hr_img)
+        real_relative, fake_relative = real_logits - fake_logits.mean(), fake_logits - real_logits.mean()
+        adversarial = (losses.discriminator_loss(real_relative, fake_relative) if ra == "unswapped"
+                       else losses.generator_adversarial_loss(fake_relative) if ra == "fake_only"
+                       else losses.discriminator_loss(fake_relative, real_logits - fake_logits.mean().detach())
+                       if ra == "fake_mean_detached"
+                       else losses.discriminator_loss(fake_logits - fake_logits.mean(), real_logits - real_logits.mean())
+                       if ra == "own_means"
+                       else 2 * losses.discriminator_loss(fake_relative, real_relative) if ra == "doubled"
+                       else losses.discriminator_loss(fake_relative, real_relative))
     total = content + (adversarial_weight if weight is None else weight) * adversarial
     if unfreeze:
         discriminator.requires_grad_(True)
@@ -655,8 +667,87 @@ def test_generator_step_reference_passes(capsys):
         perceptual_loss = losses.PerceptualLoss(content_loss, adversarial_weight)
         return training.generator_step(discriminator, optimizer, sr_img, hr_img, perceptual_loss)
 
-    _passes(checks.check_generator_step, library, capsys)
     _passes(checks.check_generator_step, _g_step, capsys)
+    _fails_with(checks.check_generator_step, library, "right for the paper's l_Gen", "no relativistic argument")
+
+
+@pytest.mark.parametrize(
+    "ra, phrases",
+    [
+        ("ignored", ["argument is ignored"]),
+        ("unswapped", ["D's relativistic loss", "swaps the roles"]),
+        ("fake_only", ["HR crops' term sends G no gradient"]),
+        ("fake_mean_detached", ["HR crops' term sends G no gradient", "detached"]),
+        ("own_means", ["own mean"]),
+    ],
+)
+def test_generator_step_relativistic_mistakes_are_named(ra, phrases):
+    def attempt(*args, adversarial_weight=1e-3, relativistic=False):
+        return _g_step(*args, adversarial_weight=adversarial_weight, relativistic=relativistic, ra=ra)
+
+    _fails_with(checks.check_generator_step, attempt, *phrases)
+
+
+def test_generator_step_relativistic_unknown_mistake_names_none():
+    def doubled(*args, adversarial_weight=1e-3, relativistic=False):
+        return _g_step(*args, adversarial_weight=adversarial_weight, relativistic=relativistic, ra="doubled")
+
+    message = _fails_with(checks.check_generator_step, doubled, "differ from the relativistic step's by", "%")
+    for named in ("ignored", "own mean", "swaps the roles", "no gradient", "one batch"):
+        assert named not in message
+
+
+def test_generator_step_relativistic_joint_batch_is_named():
+    def joint(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3, relativistic=False):
+        if not relativistic:
+            return _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight)
+        discriminator.requires_grad_(False)
+        logits = discriminator(torch.cat([hr_img, sr_img]))
+        real_logits, fake_logits = logits[: len(hr_img)], logits[len(hr_img):]
+        adversarial = losses.discriminator_loss(fake_logits - real_logits.mean(), real_logits - fake_logits.mean())
+        total = content_loss(sr_img, hr_img) + adversarial_weight * adversarial
+        discriminator.requires_grad_(True)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        return {}
+
+    _fails_with(checks.check_generator_step, joint, "in one batch", "batch norm")
+
+
+def test_generator_step_relativistic_values_are_checked_with_digits_that_differ():
+    def weighted_report(*args, adversarial_weight=1e-3, relativistic=False):
+        result = _g_step(*args, adversarial_weight=adversarial_weight, relativistic=relativistic)
+        if relativistic:
+            result["adversarial_loss"] = result["adversarial_loss"] * adversarial_weight
+        return result
+
+    message = _fails_with(checks.check_generator_step, weighted_report, "relativistic=True adversarial_loss is",
+                          "before it is multiplied by the weight")
+    got, expected = re.search(r"is (\S+), expected (\S+?)[:.]? ", message).groups()
+    assert got != expected
+
+
+def test_generator_step_relativistic_value_tolerance_is_relative_as_stated():
+    def scaled(factor):
+        def step(*args, adversarial_weight=1e-3, relativistic=False):
+            result = _g_step(*args, adversarial_weight=adversarial_weight, relativistic=relativistic)
+            if relativistic:
+                result["adversarial_loss"] = result["adversarial_loss"] * factor
+            return result
+        return step
+
+    checks.check_generator_step(scaled(1 + 0.9e-4))
+    _fails_with(checks.check_generator_step, scaled(1 + 1.1e-4), "adversarial_loss is")
+
+
+def test_generator_step_changing_hr_img_in_place_is_named():
+    def in_place(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3, relativistic=False):
+        result = _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight, relativistic)
+        hr_img.mul_(0.5)
+        return result
+
+    _fails_with(checks.check_generator_step, in_place, "changed hr_img in place")
 
 
 @pytest.mark.parametrize(
@@ -905,7 +996,9 @@ def test_discriminator_step_issue_14_mistakes_are_named(kind, phrases):
 
 
 def _g_step_variant(kind):
-    def step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3):
+    def step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=1e-3, relativistic=False):
+        if relativistic:  # the variation's part is right in every variant
+            return _g_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight, True)
         if kind == "eval":
             discriminator.eval()
         elif kind != "freeze_late":

@@ -177,11 +177,12 @@ def _as_float(exercise: str, value: Any, what: str) -> float:
 
 
 def _close(a: torch.Tensor | float, b: torch.Tensor | float, *, rtol: float = 1e-4, atol: float | None = None) -> bool:
-    """``a`` equals ``b`` within ``rtol``; ``atol`` defaults to ``rtol`` times the largest |b|.
+    """``a`` equals ``b`` within ``rtol``; without ``atol``, within ``rtol`` times the largest |b|.
 
     The default keeps the tolerance what it says for expected values of any size (an absolute
     1e-6 against values of 4e-5 would make an rtol of 1e-4 a real 2.5 %), while values near
-    zero inside a tensor are still compared on the tensor's own scale.
+    zero inside a tensor are still compared on the tensor's own scale. It is exactly that
+    (|a - b| <= rtol * max |b|), not atol + rtol * |b|, which for one number would be twice rtol.
     """
     a = torch.as_tensor(a, dtype=torch.float64)
     b = torch.as_tensor(b, dtype=torch.float64)
@@ -189,6 +190,7 @@ def _close(a: torch.Tensor | float, b: torch.Tensor | float, *, rtol: float = 1e
         return False
     if atol is None:
         atol = rtol * float(b.abs().max()) if b.numel() and bool(torch.isfinite(b).all()) else 0.0
+        rtol = 0.0 if atol > 0 else rtol
     return bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
 
 

@@ -84,9 +84,14 @@ HINTS: dict[str, tuple[str, ...]] = {
             "trained here.",
             "Freeze D with discriminator.requires_grad_(False) (not torch.no_grad(), which cuts the path to G, and "
             "not eval(), which only switches batch norm); unfreeze afterwards.",
-            "Answer: discriminator.requires_grad_(False); adv = losses.generator_adversarial_loss(discriminator("
-            "sr_img)); total = content_loss(sr_img, hr_img) + adversarial_weight * adv; optimizer.zero_grad(); "
-            "total.backward(); optimizer.step(); discriminator.requires_grad_(True)."),
+            "relativistic=True: score hr_img too (a batch of its own) and take exercise 5.3's relativistic logits "
+            "with the labels swapped: G wants its outputs above the mean real logit (label 1) and the HR crops below "
+            "the mean fake logit (label 0); keep both means in the graph.",
+            "Answer: discriminator.requires_grad_(False); fake = discriminator(sr_img); adv = "
+            "losses.generator_adversarial_loss(fake), or with relativistic=True real = discriminator(hr_img); adv = "
+            "losses.discriminator_loss(fake - real.mean(), real - fake.mean()); total = content_loss(sr_img, hr_img) "
+            "+ adversarial_weight * adv; optimizer.zero_grad(); total.backward(); optimizer.step(); "
+            "discriminator.requires_grad_(True)."),
     "7.1": ("With a handful of ratings, the normal 1.96 is too narrow: use Student's t.",
             "The standard error is the sample standard deviation (ddof=1) divided by sqrt(n); t has n - 1 degrees "
             "of freedom, two-sided.",

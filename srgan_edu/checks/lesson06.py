@@ -1,4 +1,4 @@
-"""Checks for exercises 06: one discriminator step and one generator step (eq. 2, 3, 6)."""
+"""Checks for exercises 06: one discriminator step and one generator step (eq. 2, 3, 6; ESRGAN's L_G^Ra)."""
 
 from __future__ import annotations
 
@@ -308,11 +308,111 @@ def _generator_step_mistake(kind: str) -> Callable:
     return step
 
 
+def _relativistic_adversarial(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "right") -> torch.Tensor:
+    """ESRGAN's L_G^Ra (Wang et al., 2018, eq. 2): exercise 5.3's loss with the roles swapped, or a mistake in it.
+
+    L_G^Ra = -E[log(1 - D_Ra(x_r, x_f))] - E[log D_Ra(x_f, x_r)]: G wants its outputs judged more real
+    than the average HR crop (label 1) and the HR crops less real than its average output (label 0).
+    """
+    real_relative = real_logits - fake_logits.mean()  # (B,); fake_logits.mean() carries G's graph
+    fake_relative = fake_logits - real_logits.mean()  # (B,)
+    if kind == "ignored":
+        return losses.generator_adversarial_loss(fake_logits)
+    if kind == "unswapped":  # D's own L_D^Ra
+        return losses.discriminator_loss(real_relative, fake_relative)
+    if kind == "fake_only":
+        return losses.generator_adversarial_loss(fake_relative)
+    if kind == "own_means":
+        return losses.discriminator_loss(fake_logits - fake_logits.mean(), real_logits - real_logits.mean())
+    return losses.discriminator_loss(fake_relative, real_relative)
+
+
+def _relativistic_generator_step(kind: str = "right") -> Callable:
+    """G's step with ESRGAN's relativistic average adversarial term (or a mistake in it), D frozen."""
+
+    def step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight, relativistic=True):
+        discriminator.requires_grad_(False)
+        try:
+            if kind == "joint_batch":
+                logits = discriminator(torch.cat([hr_img, sr_img]))
+                real_logits, fake_logits = logits[: len(hr_img)], logits[len(hr_img):]
+            else:
+                fake_logits = discriminator(sr_img)
+                real_logits = discriminator(hr_img)
+            content = content_loss(sr_img, hr_img)
+            adversarial = _relativistic_adversarial(real_logits, fake_logits,
+                                                    "right" if kind == "joint_batch" else kind)
+            total = content + adversarial_weight * adversarial
+        finally:
+            discriminator.requires_grad_(True)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        return {"generator_loss": total.detach(), "content_loss": content.detach(),
+                "adversarial_loss": adversarial.detach()}
+
+    return step
+
+
+def _check_relativistic(exercise: str, generator_step: Callable, seed: int, weight: float) -> None:
+    """Phase two of 6.2: the same step with ``relativistic=True`` (ESRGAN's L_G^Ra in place of l_Gen)."""
+    try:
+        parameters = inspect.signature(generator_step).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if parameters and "relativistic" not in parameters and not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        raise _fail(exercise, "your step is right for the paper's l_Gen, but it has no relativistic argument: add "
+                              "relativistic=False to its signature and, when it is True, use ESRGAN's relativistic "
+                              "average adversarial term instead of l_Gen.")
+    got_change, _, results = _play_generator_steps(generator_step, seed, exercise, adversarial_weight=weight,
+                                                   relativistic=True)
+    expected_change, _, expected_results = _play_generator_steps(_relativistic_generator_step(), seed,
+                                                                 adversarial_weight=weight)
+    if _relative_gap(got_change, expected_change) > 1e-5:
+        mistakes = [
+            ("with relativistic=True your step makes the same update as with False: the argument is ignored. Score "
+             "hr_img too and use the relativistic logits of exercise 5.3 with the labels swapped.", "ignored"),
+            ("that is D's relativistic loss (exercise 5.3) as it stands: G minimising it helps D. G swaps the roles: "
+             "losses.discriminator_loss(fake_logits - real_logits.mean(), real_logits - fake_logits.mean()).",
+             "unswapped"),
+            ("the HR crops' term sends G no gradient: it is missing, or fake_logits.mean() in it is detached. In the "
+             "relativistic game G also learns from it, because the mean fake logit sits in the HR crops' "
+             "relativistic logits real_logits - fake_logits.mean() (label 0 for G).", "fake_only"),
+            ("you subtracted each kind's own mean (fake_logits - fake_logits.mean()): the relativistic average "
+             "compares each fake with the mean *real* logit, and each real with the mean *fake* logit.",
+             "own_means"),
+            ("you scored hr_img and sr_img in one batch (torch.cat). With batch norm in D each image is then "
+             "normalised with statistics of both kinds; score them as two batches, discriminator(sr_img) and "
+             "discriminator(hr_img).", "joint_batch"),
+        ]
+        for description, kind in mistakes:
+            change, _, _ = _play_generator_steps(_relativistic_generator_step(kind), seed, adversarial_weight=weight)
+            if _relative_gap(got_change, change) < 1e-5:
+                raise _fail(exercise, description)
+        raise _fail(exercise, f"with relativistic=True, after two steps G's weights differ from the relativistic "
+                              f"step's by {_relative_gap(got_change, expected_change):.2%} of the change (with "
+                              "relativistic=False they agree). Check the adversarial term: D scores sr_img (with its "
+                              "graph) and hr_img, and L_G^Ra = losses.discriminator_loss(fake_logits - "
+                              "real_logits.mean(), real_logits - fake_logits.mean()).")
+    for got, expected in zip(results[:-1], expected_results[:-1]):
+        for key in expected:
+            value = _as_float(exercise, got[key], f"the value of {key!r}") if isinstance(got, dict) and key in got \
+                else None
+            if value is None:
+                raise _fail(exercise, f"with relativistic=True the returned dict lacks {key!r}.")
+            if not _close(value, float(expected[key]), rtol=1e-4):
+                shown = _digits(value, float(expected[key]))
+                raise _fail(exercise, f"with relativistic=True {key} is {shown[0]}, expected {shown[1]}"
+                                      + (": report L_G^Ra before it is multiplied by the weight."
+                                         if key == "adversarial_loss" else "."))
+
+
 @_single_threaded
 def check_generator_step(generator_step: Callable[..., dict]) -> None:
     """Exercise 6.2: one update of the generator with l_SR = l_X + w * l_Gen (eq. 3, 6).
 
-    ``generator_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=...)``
+    ``generator_step(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight=..., relativistic=False)``
     gets D, G's SGD optimiser, G's output *with its graph*, the targets, a content loss
     (MSE here) and the weight w (0.05 in the check, so that the adversarial part of the update
     is large enough to see; the paper's is 1e-3). Two steps must change G exactly as
@@ -323,10 +423,16 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
     Recognises: sr_img detached before D (the adversarial term then teaches G nothing), the
     saturating log(1 - D(G(z))), the fakes labelled fake, the weight forgotten or fixed at
     1e-3 instead of the argument, ``zero_grad`` forgotten, D's weights collecting gradients
-    (not frozen) or left frozen afterwards, the adversarial term left out.
+    (not frozen) or left frozen afterwards, the adversarial term left out, hr_img changed in place.
+    Then the variation: with ``relativistic=True`` the adversarial term is ESRGAN's relativistic
+    average L_G^Ra (Wang et al. 2018): ``losses.discriminator_loss(fake_logits - real_logits.mean(),
+    real_logits - fake_logits.mean())``; two steps must match that update and its reported values.
+    Recognises there: no relativistic argument, the argument ignored, D's L_D^Ra unswapped, the HR
+    crops' term missing (or its fake mean detached), each kind's own mean, one joint batch.
 
     Args:
-        generator_step: ``(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight) -> dict``.
+        generator_step: ``(discriminator, optimizer, sr_img, hr_img, content_loss, adversarial_weight,
+            relativistic=False) -> dict``.
     """
 
     exercise = GENERATOR_STEP
@@ -417,5 +523,7 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
             if not _close(value, float(expected[key]), rtol=1e-4):
                 hint = " (report l_Gen before it is multiplied by the weight)" if key == "adversarial_loss" else ""
                 raise _fail(exercise, f"{key} is {value:.6g}, expected {float(expected[key]):.6g}{hint}.")
+    _check_relativistic(exercise, generator_step, seed, weight)
     _passed(exercise, "l_SR = l_X + w * (-log D(G(z))) with D judging sr_img itself, D frozen during the step; "
-                      "the same update as srgan_edu.training.generator_step.")
+                      "the same update as srgan_edu.training.generator_step; with relativistic=True, ESRGAN's "
+                      "L_G^Ra (exercise 5.3's logits, labels swapped) in place of l_Gen.")
