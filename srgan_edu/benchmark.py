@@ -506,6 +506,8 @@ def benchmark_training(
 ) -> dict[str, Any]:
     """Time every (model, mode) pair, and with ``data`` the data loader too.
 
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+
     See :func:`time_mode` for the step arguments. With ``compile`` and its base mode
     (:func:`compile_base_mode`) both timed, each model gets a :func:`compile_payback` entry.
 
@@ -583,7 +585,10 @@ def benchmark_training(
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """The report as a plain-text table (also valid Markdown)."""
+    """The report as a plain-text table (also valid Markdown).
+
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+    """
     env, settings = report["environment"], report["settings"]
     lines = [
         f"device: {env['device']} ({env['device_name']}), {env['cpu_threads']} CPU threads, "

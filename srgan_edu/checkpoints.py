@@ -189,6 +189,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
 def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``torch.load(..., weights_only=True)``: data only, no code.
 
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+
     Args:
         path: a file written by :func:`save_checkpoint` (or by ``torch.save`` of plain data).
         map_location: where tensors are placed (``"cpu"`` works on every machine).
@@ -246,7 +248,10 @@ def _reason(err: Exception) -> str:
 
 
 def describe(state: dict[str, Any]) -> str:
-    """One line about a checkpoint: model kind, step, generator settings."""
+    """One line about a checkpoint: model kind, step, generator settings.
+
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+    """
     config = state.get("generator_config", {})
     settings = ", ".join(f"{key}={value}" for key, value in config.items())
     return f"{state.get('kind', 'unknown model')} at step {state.get('step', '?')} ({settings})"
@@ -357,6 +362,8 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 class CheckpointManager:
     """The checkpoints of one run in one folder: ``step_XXXXXXXX.pt`` (the last N) and ``best.pt``.
 
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+
     Args:
         folder: where the files go (created on the first save).
         keep_last: how many step checkpoints to keep (older ones are deleted); at least 1.
@@ -453,6 +460,8 @@ def load_trained_generator(path: str | os.PathLike, *,
 
 def load_generator(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> SRResNet:
     """The SRResNet saved in a training checkpoint, rebuilt from the checkpoint's own settings.
+
+    Lesson 05 (``notebooks/05_discriminator.ipynb``).
 
     Works for SRResNet and SRGAN checkpoints (the generator of both is an SRResNet). The file
     is read with ``weights_only=True``: a checkpoint that would run code is refused.

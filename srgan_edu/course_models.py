@@ -105,7 +105,10 @@ def _missing(model: CourseModel, path: Path) -> str:
 
 
 def names() -> list[str]:
-    """The names :func:`load` takes, e.g. ``["SRResNet-MSE", "SRGAN-MSE"]``."""
+    """The names :func:`load` takes, e.g. ``["SRResNet-MSE", "SRGAN-MSE"]``.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+    """
     return [model.value for model in CourseModel]
 
 
@@ -215,6 +218,8 @@ class ChosenModel:
 def load_or_train(model: CourseModel | str, *, checkpoint: str | os.PathLike | None = None,
                   train: Any = None, device: str | torch.device = "cpu", verbose: bool = True) -> ChosenModel:
     """The one way a lesson gets a trained generator: the shipped one, the learner's, or one trained now.
+
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
 
     Args:
         model: which course model the lesson asks for (its name when nothing else is given).

@@ -126,6 +126,8 @@ def _load_builtin(filename: str) -> torch.Tensor:
 def builtin_images(split: str = "all") -> list[tuple[str, torch.Tensor]]:
     """The built-in photographs as (name, image) pairs, read from disk (never downloaded).
 
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
+
     Args:
         split: ``"train"``, ``"test"`` or ``"all"`` (train images first).
 
@@ -264,6 +266,8 @@ def paired_random_crop(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Crop the same random region from an aligned LR/HR pair.
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     The LR crop starts at a whole LR pixel ``(i, j)`` and the HR crop at ``(scale*i,
     scale*j)``, so the two still show exactly the same part of the scene.
 
@@ -304,6 +308,8 @@ def augment_pair(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply one random flip/rotation, the same one, to an LR patch and its HR patch.
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     Three fair coin flips choose a left-right flip, an up-down flip and a transpose; their
     combinations are the 8 symmetries of a square (the identity, 90/180/270-degree
     rotations, and four mirror images), each with probability 1/8. Patches should be
@@ -329,6 +335,8 @@ def augment_pair(
 
 class PairedPatchDataset(Dataset):
     """Random (LR, HR) training patches, made on the fly from HR images (paper sec. 3.2).
+
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
 
     Each sample picks an HR image, draws a random square HR crop aligned to the scale grid,
     makes its LR version with :func:`srgan_edu.degradation.degrade`, and (with ``augment``)

@@ -43,7 +43,10 @@ from srgan_edu.images import list_images
 
 
 def default_data_dir() -> Path:
-    """``$SRGAN_EDU_DATA`` if set, else ``data/`` in the current folder."""
+    """``$SRGAN_EDU_DATA`` if set, else ``data/`` in the current folder.
+
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+    """
     return Path(os.environ.get("SRGAN_EDU_DATA", "data"))
 
 
@@ -207,6 +210,8 @@ def _find_unpacked(spec: DatasetSpec, data_dir: Path) -> Path | None:
 def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     """The folder of HR images of a downloaded data set.
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     Besides ``DATA_DIR/<folder>`` (where ``download`` puts it), a copy a teacher handed out
     is recognised under the archive's own folder name (e.g. ``Set5_HR``) or as
     ``<folder>/HR``.
@@ -240,6 +245,8 @@ def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
 
 def dataset_status(data_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """For each data set: ``"present (N images) at PATH"`` or how to get it.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
 
     Used by :func:`srgan_edu.runtime.environment_report` (lesson 00). Never downloads.
     """
@@ -278,6 +285,8 @@ def download(
     spec: DatasetSpec | None = None,
 ) -> Path:
     """Download, verify and unpack one data set; do nothing if it is already there.
+
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
 
     Steps: (1) if the HR images are already unpacked under ``data_dir`` (see
     :func:`dataset_dir`), return at once, with no network access; (2) if the archive

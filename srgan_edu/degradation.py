@@ -41,6 +41,8 @@ def cubic(x: torch.Tensor, a: float = CUBIC_A) -> torch.Tensor:
 def resize_matrix(in_size: int, out_size: int, scale: float, *, antialias: bool = True) -> torch.Tensor:
     """The (out_size, in_size) matrix of MATLAB's bicubic resize along one dimension.
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     Row ``i`` holds the weights that output pixel ``i`` gives to each input pixel: the cubic
     kernel centred on the output pixel's position in input coordinates, stretched by
     ``1/scale`` when downscaling so that it also low-pass filters, normalised to sum to 1.
@@ -170,7 +172,10 @@ def _imresize_numpy(array: np.ndarray, rows: torch.Tensor, cols: torch.Tensor, r
 
 
 def gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
-    """A (size, size) Gaussian kernel that sums to 1 (float64), centred, ``size`` odd."""
+    """A (size, size) Gaussian kernel that sums to 1 (float64), centred, ``size`` odd.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+    """
     if size < 1 or size % 2 == 0:
         raise ValueError(f"kernel size must be a positive odd number, got {size}")
     if sigma <= 0:
@@ -186,12 +191,17 @@ def _gaussian_1d(size: int, sigma: float) -> torch.Tensor:
 
 
 def default_kernel_size(sigma: float) -> int:
-    """The odd size that covers +-3 sigma, as most image libraries choose."""
+    """The odd size that covers +-3 sigma, as most image libraries choose.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+    """
     return 2 * math.ceil(3 * sigma) + 1
 
 
 def gaussian_blur(img: torch.Tensor, sigma: float, *, size: int | None = None) -> torch.Tensor:
     """Blur with a Gaussian, separably, edge pixels repeated at the border.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
 
     Args:
         img: (C, H, W) or (B, C, H, W) float.
@@ -221,6 +231,8 @@ def gaussian_blur(img: torch.Tensor, sigma: float, *, size: int | None = None) -
 def decimate(img: torch.Tensor, scale: int) -> torch.Tensor:
     """Keep every ``scale``-th pixel, starting with the first: (..., H, W) -> (..., ceil(H/s), ceil(W/s)).
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     On its own this aliases: detail finer than the new pixel grid folds back as false
     patterns (moire). Blur first (:func:`gaussian_blur`) or use :func:`imresize`.
     """
@@ -229,12 +241,17 @@ def decimate(img: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def gaussian_sigma_for(scale: int) -> float:
-    """The blur we use before r-fold decimation: sigma = (r - 1) / 2, scikit-image's choice."""
+    """The blur we use before r-fold decimation: sigma = (r - 1) / 2, scikit-image's choice.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+    """
     return (scale - 1) / 2
 
 
 def degrade(hr_img: torch.Tensor, scale: int, *, method: str = "bicubic", sigma: float | None = None) -> torch.Tensor:
     """Make I_LR from I_HR.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
 
     Args:
         hr_img: (C, H, W) or (B, C, H, W) float in [0, 1]. H and W should be multiples of
@@ -268,6 +285,8 @@ def degrade(hr_img: torch.Tensor, scale: int, *, method: str = "bicubic", sigma:
 def upscale(lr_img: torch.Tensor, scale: int, *, method: str = "bicubic") -> torch.Tensor:
     """The classical baselines: enlarge ``scale`` times by interpolation.
 
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
+
     Args:
         lr_img: (C, h, w) or (B, C, h, w) float in [0, 1].
         scale: the factor.
@@ -291,6 +310,8 @@ def upscale(lr_img: torch.Tensor, scale: int, *, method: str = "bicubic") -> tor
 
 def zone_plate(size: int = 256, *, max_frequency: float = 0.5) -> torch.Tensor:
     """A test pattern of rings whose frequency grows from the centre outwards.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
 
     The local frequency at distance ``rho`` from the centre is proportional to ``rho`` and
     reaches ``max_frequency`` cycles per pixel in the corners. Every frequency up to that is

@@ -36,6 +36,8 @@ def _conv_block(in_channels: int, out_channels: int, stride: int, batch_norm: bo
 class Discriminator(nn.Module):
     """The SRGAN discriminator: 8 conv layers, dense 1024, dense 1; returns logits.
 
+    Lesson 05 (``notebooks/05_discriminator.ipynb``).
+
     Args:
         in_size: the side of the square input crops (96, the paper's HR patch size).
         in_channels: 3 for RGB.

@@ -70,6 +70,8 @@ class SetResult:
 def bicubic_pair(hr_img: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's LR input and bicubic baseline for one HR image, both quantised to 8 bits.
 
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
+
     Args:
         hr_img: (C, H, W) in [0, 1], C = 1 or 3.
         scale: the SR factor.
@@ -93,6 +95,8 @@ def super_resolve(
     overlap: int = DEFAULT_TILE_OVERLAP,
 ) -> torch.Tensor:
     """Run a generator on one LR image, in overlapping tiles when ``tile`` is given.
+
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
 
     Each tile of ``tile`` x ``tile`` LR pixels is run with ``overlap`` extra pixels of
     context on every side, and only its centre is kept, so the seams vanish once ``overlap``
@@ -156,6 +160,8 @@ def _summarise(name: str, method: str, scale: int, per_image: list[dict]) -> Set
 def evaluate_bicubic(images: list[tuple[str, torch.Tensor]], *, scale: int = 4, set_name: str = "images",
                      save_dir: str | os.PathLike | None = None) -> SetResult:
     """The bicubic baseline with the paper's protocol.
+
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
 
     Args:
         images: (name, hr_img) pairs, hr_img (C, H, W) in [0, 1] with C = 1 (Y) or 3.
@@ -230,6 +236,8 @@ def evaluate_generator(
 def load_set(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple[str, torch.Tensor]]:
     """The HR images of a benchmark set as (file name, (C, H, W) [0, 1]); greyscale stays 1-channel.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     Raises:
         FileNotFoundError: the set is missing; the message says how to download it.
     """
@@ -256,6 +264,8 @@ def evaluate_sets(
     save_dir: str | os.PathLike | None = None,
 ) -> list[SetResult]:
     """Evaluate bicubic (no ``generator``) or a generator on each named set.
+
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
 
     ``"builtin"`` as a set name means the built-in test photographs (no download needed).
     """
@@ -284,6 +294,8 @@ def paper_row(method: str, set_name: str) -> dict[str, float]:
 
 def format_table(results: list[SetResult], *, paper_method: str | None = None) -> str:
     """A text table of mean PSNR / SSIM per set, beside the paper's numbers.
+
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
 
     Args:
         results: from :func:`evaluate_sets`.

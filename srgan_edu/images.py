@@ -33,6 +33,8 @@ _YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255.0
 def load_image(path: str | os.PathLike, *, mode: str = "RGB") -> torch.Tensor:
     """Read an image file as a float tensor in [0, 1].
 
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
+
     Any mode Pillow reads is accepted: RGB, RGBA (alpha dropped over black would change
     colours, so it is simply discarded), L, LA, P (palette), 1 (bilevel), 16-bit and
     32-bit integer greyscale (I;16, I) and CMYK.
@@ -128,13 +130,19 @@ def save_image(img: torch.Tensor, path: str | os.PathLike) -> Path:
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(C, H, W) float in [0, 1] -> (H, W, C) uint8, rounded as MATLAB's im2uint8 does."""
+    """(C, H, W) float in [0, 1] -> (H, W, C) uint8, rounded as MATLAB's im2uint8 does.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+    """
     array = img.detach().to("cpu", torch.float64).clamp(0, 1).mul(255.0).round()
     return array.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
 def from_uint8(array: np.ndarray) -> torch.Tensor:
-    """(H, W) or (H, W, C) uint8 -> (C, H, W) float32 in [0, 1]."""
+    """(H, W) or (H, W, C) uint8 -> (C, H, W) float32 in [0, 1].
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+    """
     if array.dtype != np.uint8:
         raise ValueError(f"from_uint8 expects a uint8 array, got {array.dtype}")
     if array.ndim == 2:
@@ -156,6 +164,8 @@ def rgb_to_ycbcr(img: torch.Tensor) -> torch.Tensor:
 
 def rgb_to_y(img: torch.Tensor) -> torch.Tensor:
     """The luma channel Y (BT.601, MATLAB ``rgb2ycbcr``) of an RGB image in [0, 1].
+
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
 
     Shape: (3, H, W) -> (1, H, W); (B, 3, H, W) -> (B, 1, H, W). Values in [16/255, 235/255].
     """
@@ -188,6 +198,8 @@ def _check_rgb(img: torch.Tensor, name: str) -> None:
 def modcrop(img: torch.Tensor, scale: int) -> torch.Tensor:
     """Crop the bottom and right edges so that height and width divide by ``scale``.
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     The paper's evaluation (and MATLAB's classic scripts) crop HR images this way before
     downscaling, so that LR and HR line up exactly. Shape (..., H, W) -> (..., H', W').
     """
@@ -203,17 +215,26 @@ def modcrop(img: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def to_signed(img: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> [-1, 1], the range of the paper's HR targets and generator output."""
+    """[0, 1] -> [-1, 1], the range of the paper's HR targets and generator output.
+
+    Lesson 04 (``notebooks/04_vgg_content_loss.ipynb``).
+    """
     return img * 2.0 - 1.0
 
 
 def to_unit(img: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] -> [0, 1] (no clipping; clip with ``.clamp(0, 1)`` before saving or measuring)."""
+    """[-1, 1] -> [0, 1] (no clipping; clip with ``.clamp(0, 1)`` before saving or measuring).
+
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
+    """
     return (img + 1.0) * 0.5
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """The image files directly in ``folder``, sorted by name (hidden files skipped)."""
+    """The image files directly in ``folder``, sorted by name (hidden files skipped).
+
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"No folder at {folder}")

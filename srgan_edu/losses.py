@@ -32,6 +32,8 @@ from srgan_edu.vgg import VGGFeatures, Weights
 def mse_content_loss(sr_img: torch.Tensor, hr_img: torch.Tensor) -> torch.Tensor:
     """Pixel-wise MSE (eq. 4): the mean of (I_HR - G(I_LR))^2 over pixels and channels.
 
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
+
     Args:
         sr_img: the generator's output, (B, 3, H, W) in [-1, 1].
         hr_img: the target, same shape and range.
@@ -46,6 +48,8 @@ def mse_content_loss(sr_img: torch.Tensor, hr_img: torch.Tensor) -> torch.Tensor
 
 class VGGContentLoss(nn.Module):
     """The VGG content loss l_VGG/i,j (eq. 5): MSE between VGG19 feature maps phi_i,j.
+
+    Lesson 04 (``notebooks/04_vgg_content_loss.ipynb``).
 
     loss = mean over (channels, y, x) of (rescale * phi(hr_img) - rescale * phi(sr_img))^2.
 
@@ -90,6 +94,8 @@ class VGGContentLoss(nn.Module):
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """What D minimises (eq. 2): -log D(I_HR) - log(1 - D(G(I_LR))), averaged over each batch.
 
+    Lesson 05 (``notebooks/05_discriminator.ipynb``).
+
     D maximises E[log D(I_HR)] + E[log(1 - D(G(I_LR)))]; this is minus that, computed on
     logits as two binary cross-entropies (real labelled 1, fake labelled 0). It is 2 log 2
     (about 1.386) when D cannot tell (every logit 0) and goes to 0 as D wins.
@@ -109,6 +115,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
 
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The generator's adversarial loss l_Gen (eq. 6): -log D(G(I_LR)), averaged over the batch.
+
+    Lesson 05 (``notebooks/05_discriminator.ipynb``).
 
     The non-saturating form (Goodfellow et al., 2014): minimising log(1 - D(G(z))) gives
     almost no gradient when D confidently rejects the fakes, exactly when G needs to learn;
@@ -133,6 +141,8 @@ class PerceptualLossParts(NamedTuple):
 
 class PerceptualLoss(nn.Module):
     """The perceptual loss of eq. 3: l_SR = l_X + adversarial_weight * l_Gen.
+
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
 
     Args:
         content: the content loss l_X, called as ``content(sr_img, hr_img)``:

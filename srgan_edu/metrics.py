@@ -117,6 +117,8 @@ def psnr(
 ) -> float | torch.Tensor:
     """Peak signal-to-noise ratio in dB, the SR way.
 
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
+
     Args:
         sr_img: the estimate, (C, H, W) or (B, C, H, W), values in [0, data_range].
         hr_img: the reference, same shape.
@@ -213,6 +215,8 @@ def ssim(
 ) -> float | torch.Tensor:
     """Structural similarity (Wang et al., 2004) the SR way; arguments as :func:`psnr`.
 
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
+
     Local means, variances and covariance come from an 11x11 Gaussian window (sigma 1.5)
     over the 'valid' region only (no padding); the SSIM map (:func:`ssim_map`) is averaged
     over pixels and, for an RGB measurement (``y_channel=False``), over channels. This is
@@ -232,12 +236,17 @@ def ssim(
 
 
 def mse_to_psnr(mse: float, data_range: float = 1.0) -> float:
-    """PSNR in dB of a mean squared error (``inf`` for 0)."""
+    """PSNR in dB of a mean squared error (``inf`` for 0).
+
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
+    """
     return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
 
 
 def high_frequency_energy(img: torch.Tensor, *, cutoff: float = 1 / 8, shave: int = 4) -> float:
     """The share of an image's Y-channel energy above ``cutoff`` cycles per pixel (lessons 06-07).
+
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
 
     At scale 4 the LR image holds frequencies up to 1/8 cycle per HR pixel: everything above
     is what a super-resolver must invent. Bicubic and MSE-trained networks leave that band

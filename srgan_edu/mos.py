@@ -167,6 +167,8 @@ def _encode_rows(ratings: Sequence[Rating], *, header: bool) -> bytes:
 def append_ratings(path: str | os.PathLike, ratings: Iterable[Rating]) -> int:
     """Append ratings to a CSV file safely while other raters append to it too.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     The rows are written with one ``write`` under an exclusive lock (``fcntl.flock`` on
     POSIX, a lock file elsewhere), to a file opened in append mode, and ``fsync``-ed
     before the lock is released: no earlier rating is ever rewritten, two raters never
@@ -225,6 +227,8 @@ def _ends_with_newline(path: Path, size: int) -> bool:
 
 def read_ratings(path: str | os.PathLike) -> list[Rating]:
     """Read every complete rating from a CSV written by :func:`append_ratings`.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
 
     The file is read under a shared lock, so a rating being written at that moment is
     either wholly there or not at all. Rows that cannot be parsed (edited by hand, or torn
@@ -467,6 +471,8 @@ def mos_by_method(
 ) -> dict[str, MethodScore]:
     """The MOS of each method, with a t-based confidence interval.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     All ratings of a method are pooled (every rater, every image), as the paper does.
     Ratings from one rater are not independent of each other, so with few raters the
     interval is optimistic; it still shows how much a handful of ratings can tell.
@@ -578,6 +584,8 @@ class PairTest:
 def pairwise_tests(ratings: Iterable[Rating], *, methods: Sequence[str] | None = None) -> list[PairTest]:
     """Mann-Whitney U between every pair of methods, with Holm's correction.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     Testing six pairs at the 5 % level finds a "difference" by chance far more often
     than 5 % of the time; Holm's step-down correction keeps the chance of any false
     finding at 5 %.
@@ -608,7 +616,10 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
 
 
 def format_mos_table(scores: Mapping[str, MethodScore], tests: Sequence[PairTest] = ()) -> str:
-    """A plain-text table: method, number of ratings, MOS +- half-width, and the tests."""
+    """A plain-text table: method, number of ratings, MOS +- half-width, and the tests.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+    """
     lines = [f"{'method':<14}{'ratings':>8}{'MOS':>7}   {'95% CI':<15}"]
     for s in scores.values():
         interval = "n/a" if math.isnan(s.ci_low) else f"[{s.ci_low:.2f}, {s.ci_high:.2f}]"
@@ -643,6 +654,8 @@ def simulate_ratings(
     session: str = "simulated",
 ) -> list[Rating]:
     """Made-up ratings for a demo of the statistics: NOT the opinion of anyone.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
 
     Each simulated rater has a personal bias (some are harsh, some lenient) and scores
     each (image, method) as round(mean + bias + noise), clipped to 1-5.

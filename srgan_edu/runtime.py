@@ -33,6 +33,8 @@ def error_line(err: BaseException) -> str:
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so that a run can be repeated.
 
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
+
     Args:
         seed: any integer.
         deterministic: ask PyTorch for deterministic kernels (slower on a GPU; some
@@ -51,6 +53,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 def pick_device(preferred: str | None = None) -> torch.device:
     """The best device present: CUDA, then Apple's MPS, then the CPU.
+
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
 
     Args:
         preferred: ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"cpu"`` to insist on one; an error
@@ -99,6 +103,8 @@ class EnvironmentReport:
 
 def environment_report(data_dir: str | os.PathLike | None = None) -> EnvironmentReport:
     """Collect the facts a learner needs before the first lesson.
+
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
 
     Args:
         data_dir: where the data sets live (default: ``data/`` or ``$SRGAN_EDU_DATA``).

@@ -49,6 +49,8 @@ UPSAMPLERS = ("pixel_shuffle", "transposed")
 class ResidualBlock(nn.Module):
     """One residual block: conv-BN-PReLU-conv-BN plus the block's input (fig. 4).
 
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
+
     Args:
         num_features: feature maps in and out (64 in the paper).
 
@@ -102,6 +104,8 @@ def icnr_(weight: torch.Tensor, factor: int, initializer=nn.init.kaiming_normal_
 
 class UpsampleBlock(nn.Module):
     """Sub-pixel upsampling (Shi et al., 2016): conv to ``factor**2`` times the maps, PixelShuffle, PReLU.
+
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
 
     Args:
         num_features: feature maps in and out (64 in the paper).
@@ -159,6 +163,8 @@ class TransposedConvUpsample(nn.Module):
 
 class SRResNet(nn.Module):
     """The SRResNet generator (sec. 2.1, fig. 4), also the generator G of SRGAN.
+
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
 
     Args:
         scale: the upscaling factor, 2, 4 (the paper) or 8.
@@ -237,6 +243,8 @@ class SRResNet(nn.Module):
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """The number of parameters (learned numbers) of ``model``; BN running statistics are not counted.
 
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
+
     Args:
         model: any module.
         trainable_only: count only parameters with ``requires_grad``.
@@ -272,6 +280,8 @@ def checkerboard_pattern(img: torch.Tensor, period: int) -> torch.Tensor:
 def checkerboard_strength(img: torch.Tensor, period: int) -> float:
     """How strong the periodic pattern is: std of :func:`checkerboard_pattern` / std of the image.
 
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
+
     About 0 for a natural image or a clean upsampling; 0.1 means a tenth of the image's
     variation is the repeating pattern.
 
@@ -287,6 +297,8 @@ def checkerboard_strength(img: torch.Tensor, period: int) -> float:
 
 def receptive_field(model: SRResNet) -> int:
     """The side, in LR pixels, of the square of input pixels that one output pixel can see.
+
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
 
     Measured rather than derived: a narrow copy of the architecture (same scale, blocks and
     upsampler; 2 feature maps, since the width does not change the receptive field) gets

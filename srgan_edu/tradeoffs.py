@@ -144,6 +144,8 @@ class PerceptualScore:
 def vgg_perceptual_score(weights, *, layer: str = "relu5_4") -> PerceptualScore:
     """The VGG19 feature distance of eq. 5 (the SRGAN content loss) as a perceptual score.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     Why this score: it needs no human and no extra download beyond the VGG19 weights the
     course already uses, and it compares edges and textures rather than pixels, so it
     follows perceived quality better than PSNR. Its limits: SRGAN was trained to lower this
@@ -187,6 +189,8 @@ def vgg_perceptual_score(weights, *, layer: str = "relu5_4") -> PerceptualScore:
 def high_frequency_score() -> PerceptualScore:
     """The high-frequency energy ratio to HR as the plots' y axis: needs no download.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     ``metrics.high_frequency_energy(sr_img) / metrics.high_frequency_energy(hr_img)``: how
     much of the photograph's fine detail (the Y spectrum above 1/8 cycle per pixel, the
     band an LR image cannot carry at scale 4) the output has. 1 is as much as the
@@ -221,6 +225,8 @@ def measure_quality(
 ) -> QualityPoint:
     """PSNR, SSIM (paper protocol: Y channel, ``scale`` pixels shaved) and the perceptual score.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     Args:
         sr_img: (3, H, W) in [0, 1].
         hr_img: (3, H, W) in [0, 1], the same size.
@@ -242,6 +248,8 @@ def measure_quality(
 
 def mos_points(scores: Mapping[str, mos.MethodScore], psnr_by_method: Mapping[str, float]) -> list[QualityPoint]:
     """Points for a PSNR-against-MOS plot: each rated method with its PSNR (HR has none).
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
 
     Args:
         scores: method -> MOS (``mos.mos_by_method``).
@@ -265,7 +273,10 @@ def super_resolve_on_cpu(generator: nn.Module, lr_img: torch.Tensor) -> torch.Te
 
 @dataclass(frozen=True)
 class TradeoffModel:
-    """A generator trained with one content loss and one adversarial weight."""
+    """A generator trained with one content loss and one adversarial weight.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+    """
 
     content_loss: str  # "mse", "vgg22" or "vgg54"
     adversarial_weight: float  # 0 for SRResNet-style training, 1e-3 in the paper

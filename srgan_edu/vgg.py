@@ -106,7 +106,10 @@ def _how_to_get_weights() -> str:
 
 
 def describe_weights_location() -> str:
-    """One line for the environment report (lesson 00): where the VGG19 weights are, or what to do."""
+    """One line for the environment report (lesson 00): where the VGG19 weights are, or what to do.
+
+    Lesson 04 (``notebooks/04_vgg_content_loss.ipynb``).
+    """
     env_path = _env_weights_path()
     if env_path is not None:
         if env_path.is_file():
@@ -146,6 +149,8 @@ def download_weights(*, progress: bool = True) -> Path:
 
 def course_weights(verbose: bool = True) -> VGG19_Weights | None:
     """The weights a notebook should use: the pretrained ones when present, else None (random).
+
+    Lesson 04 (``notebooks/04_vgg_content_loss.ipynb``).
 
     Never downloads. With random weights it says so, in words, because every VGG number that
     follows is then not meaningful.
@@ -255,6 +260,8 @@ def _check_state_dict(state: dict[str, torch.Tensor], expected: dict[str, torch.
 
 class VGGFeatures(nn.Module):
     """Frozen VGG19 feature maps by name, with ImageNet normalisation inside.
+
+    Lesson 04 (``notebooks/04_vgg_content_loss.ipynb``).
 
     The network is truncated after the deepest requested layer (``relu2_2`` needs only the
     first 9 of the 37 layers), its parameters never require gradients, and it stays in eval

@@ -198,6 +198,8 @@ def comparison_widget(
 ) -> ComparisonWidget:
     """HR, bicubic, SRResNet and SRGAN side by side, with one zoom window moved over all.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     PSNR and SSIM (of the whole image, paper protocol) are written under each picture;
     below, the PSNR inside the window shows how much it varies from region to region.
 
@@ -321,6 +323,8 @@ def tradeoff_explorer(
 ) -> TradeoffExplorer:
     """The loss trade-offs of the paper's table 1 as two controls and a plot.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     A slider picks the adversarial weight (0, then a log scale to 1e-2 with the paper's
     1e-3 marked) and buttons pick the content loss (MSE, VGG phi_2,2, VGG phi_5,4). The
     model trained that way is shown beside the ground truth, ringed on a plot of PSNR
@@ -436,6 +440,8 @@ def interpolation_explorer(
 ) -> InterpolationExplorer:
     """A slider alpha from SRResNet (0) to SRGAN (1) by network interpolation.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     The picture and the PSNR-perception plot follow the slider; the whole path (``steps``
     values of alpha) is computed once at the start, so that the plot shows where the
     current blend sits on it.
@@ -541,6 +547,8 @@ def rating_widget(
     width: int | None = None,
 ) -> RatingWidget:
     """The paper's MOS test for one rater: blind, shuffled, each score saved at once.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
 
     Every version of every image (HR included, as the anchor) is shown once, in an order
     of its own for each rater, under a neutral code. Each click appends a row to the

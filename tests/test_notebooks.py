@@ -473,3 +473,39 @@ def test_nbval_fails_when_a_marked_output_changes(tmp_path):
     assert marked_cells(json.loads(executed.read_text())) == [1, 3]
     cut = json.loads(nbval_copy(executed, tmp_path / "cut.ipynb").read_text())
     assert len(cut["cells"]) == 4  # nothing after the last marked cell; here that is the whole notebook
+
+
+def _first_lesson_of_each_library_call() -> dict[tuple[str, str], str]:
+    """(module, name) of every srgan_edu function or class a lesson calls -> the first lesson's "NN"."""
+    first: dict[tuple[str, str], str] = {}
+    for path in LESSONS:
+        source = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
+        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        modules, objects = {}, {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "srgan_edu":
+                modules.update({a.asname or a.name: f"srgan_edu.{a.name}" for a in node.names})
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("srgan_edu."):
+                objects.update({a.asname or a.name: (node.module, a.name) for a in node.names})
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in modules:
+                first.setdefault((modules[func.value.id], func.attr), path.name[:2])
+            elif isinstance(func, ast.Name) and func.id in objects:
+                first.setdefault(objects[func.id], path.name[:2])
+    return first
+
+
+def test_library_functions_a_lesson_calls_name_the_lesson_that_introduces_them():
+    # "Say where the code is", the other way round: the docstring of every public function or
+    # class a lesson calls says "Lesson NN" for the first lesson that calls it.
+    import importlib
+
+    missing = []
+    for (module, name), lesson in sorted(_first_lesson_of_each_library_call().items()):
+        obj = getattr(importlib.import_module(module), name, None)
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and not re.search(rf"[Ll]esson {lesson}\b", obj.__doc__ or ""):
+            missing.append(f"{module}.{name} (Lesson {lesson})")
+    assert not missing, f"these docstrings do not name the lesson that introduces them: {missing}"

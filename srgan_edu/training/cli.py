@@ -28,7 +28,10 @@ from srgan_edu.vgg import VGGWeightsNotFoundError, describe_weights_location
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``python -m srgan_edu train`` (also under ``torchrun ... -m srgan_edu train``)."""
+    """Arguments of ``python -m srgan_edu train`` (also under ``torchrun ... -m srgan_edu train``).
+
+    Lesson 08 (``notebooks/08_scaling_up.ipynb``).
+    """
     parser.add_argument("model", choices=KINDS, help="srresnet (content loss alone) or srgan (adversarial)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data-dir", default=None,

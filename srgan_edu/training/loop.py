@@ -86,6 +86,8 @@ def train_srresnet(
 ) -> TrainResult:
     """Train SRResNet with a content loss (MSE by default, eq. 4), as in the paper's sec. 3.2.
 
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
+
     Args:
         generator: the :class:`srgan_edu.srresnet.SRResNet` to train (changed in place).
         train_data: a data set of (lr_img (3, h, w) [0, 1], hr_img (3, H, W) [-1, 1]) pairs, or
@@ -135,6 +137,8 @@ def train_srgan(
     on_log: Callable[[History, History], None] | None = None,
 ) -> TrainResult:
     """Train SRGAN (eq. 1-3, 6): alternate one D step and one G step on each batch.
+
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
 
     The generator should start from a trained SRResNet (``init_generator``), as in the
     paper: a randomly initialised G makes outputs D rejects at once, and the adversarial

@@ -57,6 +57,8 @@ def srresnet_step(
 ) -> dict[str, torch.Tensor]:
     """One update of SRResNet with a content loss alone (eq. 4 for MSE, eq. 5 for VGG).
 
+    Lesson 05 (``notebooks/05_discriminator.ipynb``).
+
     Args:
         generator: the SRResNet, in train mode.
         optimizer: its Adam optimiser.
@@ -178,6 +180,8 @@ def srgan_step(
     judge: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
     """One SRGAN iteration: G makes a batch, D takes one step on it, then G takes one step (k = 1).
+
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
 
     The same G(lr_img) serves both steps, as in the min-max game of eq. 2: D learns on it
     detached, then G learns from the updated D's verdict on it.

@@ -27,6 +27,8 @@ def image_gallery(
 ) -> Figure:
     """A grid of named images, each captioned with its name and size (width x height).
 
+    Lesson 00 (``notebooks/00_setup_and_tour.ipynb``).
+
     Args:
         images: ``(name, img)`` pairs, img (3, H, W) or (1, H, W) in [0, 1] (e.g.
             :func:`srgan_edu.data.builtin_images`); sizes may differ.

@@ -71,6 +71,8 @@ def zoom_figure(
 ) -> Figure:
     """Versions of one scene at different resolutions, each over a zoom of the same region.
 
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
+
     An HR image and its LR versions differ in size; the zoom window is given in the pixels
     of the first image and scaled to each of the others by their width ratio, so that every
     zoom shows the same part of the scene. Zooms are drawn with nearest-neighbour
@@ -238,6 +240,8 @@ def patch_pairs_figure(
     title: str | None = None,
 ) -> Figure:
     """Training pairs: each LR patch above its HR patch, captioned with shape and value range.
+
+    Lesson 01 (``notebooks/01_degradation_model.ipynb``).
 
     Both are drawn at the same size with nearest-neighbour interpolation, so the LR patch's
     pixels show as blocks ``scale`` times larger than the HR pixels.

@@ -102,6 +102,8 @@ def comparison_figure(
 ) -> Figure:
     """Versions of one image side by side, each with the same zoomed region below it.
 
+    Lesson 02 (``notebooks/02_baselines_mse_and_metrics.ipynb``).
+
     Args:
         images: name -> (3, H, W) image in [0, 1], all of one size, e.g. HR, bicubic,
             SRResNet, SRGAN, in the order to show them.

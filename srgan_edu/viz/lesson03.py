@@ -109,6 +109,8 @@ def error_map_figure(
 ) -> Figure:
     """Where each version errs: the per-pixel |Y - Y_HR| in 8-bit levels (lessons 03, 06).
 
+    Lesson 03 (``notebooks/03_srresnet.ipynb``).
+
     The maps share one colour scale (up to the 99th percentile of all of them), so a
     brighter map is a worse one; each panel's title gives its mean absolute error on the
     measured area (the PSNR's own protocol: Y channel, ``shave`` border pixels removed).

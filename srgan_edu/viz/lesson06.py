@@ -69,6 +69,8 @@ def training_curves_figure(
 ) -> Figure:
     """The curves of a training run, one panel per kind of quantity.
 
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
+
     Panels appear when their columns are in the history: the content loss (log scale when it spans a decade);
     the adversarial losses of G (eq. 6) and D (eq. 2); the discriminator's mean outputs
     D(x) on real crops and D(G(z)) on generator outputs, with 0.5 (D cannot tell) marked;
@@ -135,6 +137,8 @@ def training_curves_figure(
 class LiveTrainingCurves:
     """Redraw :func:`training_curves_figure` in place in a notebook while a run trains.
 
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
+
     Pass an instance as ``on_log`` to :func:`srgan_edu.training.train_srresnet` or
     ``train_srgan``. It redraws at most every ``min_seconds`` (drawing costs time the
     training would otherwise use), and always when the last step is logged.
@@ -185,6 +189,8 @@ def sample_grid_figure(
 ) -> Figure:
     """A grid of validation samples saved during training, with its columns named.
 
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
+
     Args:
         grid: the (3, H, W) [0, 1] tensor from :func:`srgan_edu.training.sample_grid`, or the
             path of a PNG it was saved to (``RUN_DIR/samples/step_*.png``).
@@ -215,6 +221,8 @@ def sample_grid_figure(
 
 def discriminator_balance_figure(runs: Mapping[str, object], *, panel_size: tuple[float, float] = (4.2, 3.0)) -> Figure:
     """D(x) and D(G(z)) of several runs side by side: a balanced game against one D wins.
+
+    Lesson 06 (``notebooks/06_adversarial_training.ipynb``).
 
     When D wins, D(x) goes to 1 and D(G(z)) to 0; the generator's adversarial loss
     -log D(G(z)) then grows, and its gradient no longer says how to look real.

@@ -129,6 +129,8 @@ def perception_distortion_figure(
 ) -> Figure:
     """The paper's central point in one plot: PSNR against perceived quality.
 
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
+
     Methods trained for PSNR (MSE, SRResNet) sit to the right; those trained for
     perception (VGG loss and the adversarial term, SRGAN) sit higher but further left.
     Arguments as :func:`perception_distortion_plot`.
@@ -207,6 +209,8 @@ def mos_figure(
     title: str | None = None,
 ) -> Figure:
     """Mean opinion scores drawn like the paper's figure of MOS distributions.
+
+    Lesson 07 (``notebooks/07_evaluation_and_tradeoffs.ipynb``).
 
     Each method is a column of five cells, one per score 1-5, shaded by the share of
     ratings that gave that score; the red dot is the MOS and the bar its confidence
