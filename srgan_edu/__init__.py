@@ -16,6 +16,7 @@ Layer 1, concepts:
 - ``losses``        lessons 04-06: the content losses and the adversarial losses (eq. 2-6)
 - ``discriminator`` lesson 05: the 8-conv discriminator
 - ``checkpoints``   lessons 06 and 08: atomic, resumable, safely loaded checkpoints; loading a trained generator
+- ``ratings``       lesson 07: one rating and the class's ratings file, appended to by many raters at once
 - ``mos``           lesson 07: the classroom rating session and its statistics
 
 Layer 2, data and the machine:

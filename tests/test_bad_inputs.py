@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from srgan_edu import benchmark, checkpoints, data, datasets, evaluation, losses, metrics, mos, training, vgg
+from srgan_edu import benchmark, checkpoints, data, datasets, evaluation, losses, metrics, mos, ratings, training, vgg
 from srgan_edu.checkpoints import CheckpointError
 from srgan_edu.cli import main as cli
 from srgan_edu.images import from_uint8, modcrop
@@ -316,10 +316,10 @@ def test_stale_download_temporaries_are_removed_by_the_next_download_and_said(tm
 
 
 def test_the_lock_file_fallback_waits_longer_than_a_stale_lock_lives(tmp_path, monkeypatch):
-    assert mos._LOCK_TIMEOUT_S > mos._LOCKFILE_STALE_S
-    monkeypatch.setattr(mos, "_USE_FCNTL", False)
-    monkeypatch.setattr(mos, "_LOCKFILE_STALE_S", 0.3)
-    monkeypatch.setattr(mos, "_LOCK_TIMEOUT_S", 0.05)  # even set inconsistently, a stale lock is outwaited
+    assert ratings._LOCK_TIMEOUT_S > ratings._LOCKFILE_STALE_S
+    monkeypatch.setattr(ratings, "_USE_FCNTL", False)
+    monkeypatch.setattr(ratings, "_LOCKFILE_STALE_S", 0.3)
+    monkeypatch.setattr(ratings, "_LOCK_TIMEOUT_S", 0.05)  # even set inconsistently, a stale lock is outwaited
     path = tmp_path / "ratings.csv"
     lock = tmp_path / "ratings.csv.lock"
     lock.write_text(str(_dead_pid()))  # a rater whose kernel died holding the lock, just now

@@ -13,7 +13,7 @@ import warnings
 import pytest
 import torch
 
-from srgan_edu import mos
+from srgan_edu import mos, ratings
 from srgan_edu.mos import Rating
 
 
@@ -236,7 +236,7 @@ def _writer(path: str, rater: str, rows: int, use_fcntl: bool, seed: int) -> Non
     """Appends ``rows`` ratings in small batches, on a simulated slow disk (a network share)
     where each write call stores a few bytes only: without the lock, readers would see half
     rows and writers would interleave."""
-    mos._USE_FCNTL = use_fcntl
+    ratings._USE_FCNTL = use_fcntl
     real_write = os.write
 
     def slow_write(fd, data):
@@ -257,9 +257,9 @@ def _writer(path: str, rater: str, rows: int, use_fcntl: bool, seed: int) -> Non
 
 @pytest.mark.parametrize("use_fcntl", [True, False], ids=["flock", "lockfile-fallback"])
 def test_concurrent_raters_lose_no_rows_and_readers_see_no_half_rows(tmp_path, use_fcntl, monkeypatch):
-    if use_fcntl and mos._fcntl is None:
+    if use_fcntl and ratings._fcntl is None:
         pytest.skip("no fcntl on this platform")
-    monkeypatch.setattr(mos, "_USE_FCNTL", use_fcntl)
+    monkeypatch.setattr(ratings, "_USE_FCNTL", use_fcntl)
     path = tmp_path / "ratings.csv"
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
@@ -296,9 +296,9 @@ def _age(path, seconds):
 def test_a_stale_lock_file_is_broken_but_a_fresh_one_is_not(tmp_path):
     lock = tmp_path / "ratings.csv.lock"
     lock.write_text("12345")
-    assert not mos._break_if_stale(lock) and lock.exists()  # a live writer's lock stays
-    _age(lock, mos._LOCKFILE_STALE_S + 5)
-    assert mos._break_if_stale(lock) and not lock.exists()  # a crashed writer's lock goes
+    assert not ratings._break_if_stale(lock) and lock.exists()  # a live writer's lock stays
+    _age(lock, ratings._LOCKFILE_STALE_S + 5)
+    assert ratings._break_if_stale(lock) and not lock.exists()  # a crashed writer's lock goes
     assert not (tmp_path / "ratings.csv.lock.break").exists()
 
 
@@ -307,20 +307,20 @@ def test_only_one_waiter_breaks_a_stale_lock(tmp_path):
     # anything: the lock it takes next must not be removed as "stale" by a second waiter.
     lock = tmp_path / "ratings.csv.lock"
     lock.write_text("12345")
-    _age(lock, mos._LOCKFILE_STALE_S + 5)
+    _age(lock, ratings._LOCKFILE_STALE_S + 5)
     breaker = tmp_path / "ratings.csv.lock.break"
     breaker.write_text("")
-    assert not mos._break_if_stale(lock) and lock.exists()
-    _age(breaker, mos._LOCKFILE_STALE_S + 5)  # the breaker itself crashed long ago: it ages out
-    assert not mos._break_if_stale(lock) and not breaker.exists()
-    assert mos._break_if_stale(lock) and not lock.exists()
+    assert not ratings._break_if_stale(lock) and lock.exists()
+    _age(breaker, ratings._LOCKFILE_STALE_S + 5)  # the breaker itself crashed long ago: it ages out
+    assert not ratings._break_if_stale(lock) and not breaker.exists()
+    assert ratings._break_if_stale(lock) and not lock.exists()
 
 
 def test_append_waits_out_a_stale_lock_with_the_fallback(tmp_path, monkeypatch):
-    monkeypatch.setattr(mos, "_USE_FCNTL", False)
+    monkeypatch.setattr(ratings, "_USE_FCNTL", False)
     path = tmp_path / "ratings.csv"
     lock = tmp_path / "ratings.csv.lock"
     lock.write_text("12345")
-    _age(lock, mos._LOCKFILE_STALE_S + 5)
+    _age(lock, ratings._LOCKFILE_STALE_S + 5)
     mos.append_ratings(path, [Rating("ada", "a", "HR", 5)])
     assert [r.rater for r in mos.read_ratings(path)] == ["ada"] and not lock.exists()
