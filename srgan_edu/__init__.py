@@ -21,7 +21,8 @@ Layer 1, concepts:
 
 Layer 2, data and the machine:
 
-- ``datasets``      lesson 08: DIV2K, Set5, Set14, BSD100: registry, download, checksums, safe unpacking
+- ``archives``      lesson 08: unpacking a downloaded archive safely (nothing lands outside its folder)
+- ``datasets``      lesson 08: DIV2K, Set5, Set14, BSD100: registry, download, checksums
 - ``subimages``     lesson 08: DIV2K cut once into pieces that decode 15 times faster
 - ``data``          lessons 00-03: built-in images, HR folders, paired random crops
 - ``runtime``       lesson 00: seeds, device choice, precision, an environment report
