@@ -486,6 +486,49 @@ def test_vgg_content_loss_mistakes_are_named(attempt, phrases):
     _fails_with(checks.check_vgg_content_loss, attempt, *phrases)
 
 
+def test_vgg_layer_index_one_wrong_layer_names_no_mistake():
+    def one_off(i, j):
+        return vgg.LAYER_INDICES[f"relu{i}_{j}"] + (1 if (i, j) == (3, 2) else 0)
+
+    message = _fails_with(checks.check_vgg_layer_index, one_off, "phi_3,2: 14 instead of 13", "conv, ReLU")
+    assert "count from 0" not in message and "phi_1,1" not in message
+
+
+def test_vgg_layer_index_shows_digits_that_differ():
+    _fails_with(checks.check_vgg_layer_index, lambda i, j: vgg.LAYER_INDICES[f"relu{i}_{j}"] + 0.5,
+                "phi_1,1: 1.5 instead of 1")
+
+
+def test_vgg_content_loss_unknown_mistake_shows_digits_that_differ_and_the_gap():
+    message = _fails_with(checks.check_vgg_content_loss, lambda *a, **k: _content(*a, **k) * 1.003,
+                          "none of the usual mistakes", "relative, too high")
+    got, expected = re.search(r"you give (\S+), expected (\S+) ", message).groups()
+    assert got != expected
+    for named in ("pixels", "forgot the rescaling", "summed", "valid convention"):
+        assert named not in message
+
+
+def test_vgg_content_loss_gradient_tolerance_is_relative_to_the_largest_as_stated(capsys):
+    def gradient_scaled(factor):
+        def loss(phi, sr_img, hr_img, rescale=1 / 12.75):
+            value = _content(phi, sr_img, hr_img, rescale)
+            return value * factor - (value * (factor - 1)).detach()  # the same value, the gradient times factor
+        return loss
+
+    _passes(checks.check_vgg_content_loss, gradient_scaled(1 + 0.9e-3), capsys)
+    _fails_with(checks.check_vgg_content_loss, gradient_scaled(1 + 1.1e-3), "gradient with respect to sr_img",
+                "the largest difference is at [b, c, y, x]")
+
+
+def test_vgg_content_loss_input_changed_in_place_is_named():
+    def clamps_target(phi, sr_img, hr_img, rescale=1 / 12.75):
+        with torch.no_grad():
+            hr_img.clamp_(-0.5, 0.5)
+        return _content(phi, sr_img, hr_img, rescale)
+
+    _fails_with(checks.check_vgg_content_loss, clamps_target, "changed its input hr_img in place")
+
+
 # --- 5.1 / 5.2 adversarial losses ----------------------------------------------------------------
 
 

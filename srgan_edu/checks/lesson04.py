@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from srgan_edu.checks._common import (
-    _as_float, _call, _close, _fail, _name, _passed, _seeded, _sentence, _single_threaded, _which_mistake,
+    _as_float, _call, _close, _digits, _fail, _gap_text, _largest_gap, _name, _passed, _seeded, _sentence,
+    _single_threaded, _unchanged, _which_mistake,
 )
 from srgan_edu import losses, paper, vgg
 
@@ -53,7 +54,8 @@ def check_vgg_layer_index(layer_index: Callable[[int, int], int]) -> None:
          "max-pool after every block.", lambda: convs_before),
     ]
     mistake = _which_mistake(got, mistakes, atol=0)
-    wrong = [f"phi_{i},{j}: {int(g)} instead of {int(e)}" for (i, j), g, e in zip(pairs, got, expected) if g != e]
+    wrong = [f"phi_{i},{j}: {' instead of '.join(_digits(float(g), float(e)))}"
+             for (i, j), g, e in zip(pairs, got, expected) if g != e]
     listed = ", ".join(wrong[:4]) + (" ..." if len(wrong) > 4 else "")
     advice = _sentence(mistake) if mistake else "vgg19().features is conv, ReLU, conv, ReLU, pool, conv, ... from 0."
     raise _fail(exercise, f"wrong for {listed}. {advice}")
@@ -71,7 +73,10 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor], *, convent
 
     Recognises: MSE on pixels instead of features, the rescaling forgotten or applied to the
     loss instead of the features, a sum instead of a mean, the generator's features detached
-    (no gradient to the generator), the target's features not detached.
+    (no gradient to the generator), the target's features not detached, an input changed in
+    place. Tolerances: the value within 1e-4 relative, the gradient within 1e-3 of its largest
+    element; an unknown value shows digits that differ and the relative gap, an unknown gradient
+    where it is furthest from the reference's.
 
     Two conventions are accepted when the learner says which one they use: ``"mean"`` (the
     course's, the mean over channels and positions, as most ports) and ``"eq5"`` (the paper's
@@ -103,6 +108,7 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor], *, convent
     sr_given = sr_img.clone().requires_grad_(True)
     hr_given = hr_img.clone().requires_grad_(True)
     loss = _call(exercise, content_loss, phi, sr_given, hr_given, rescale=rescale)
+    _unchanged(exercise, [("sr_img", sr_given, sr_img), ("hr_img", hr_given, hr_img)])
     got = _as_float(exercise, loss, _name(content_loss))
     if not _close(got, expected, rtol=1e-4, atol=0):
         with torch.no_grad():
@@ -132,8 +138,9 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor], *, convent
                 lambda: expected / channels))
         mistake = _which_mistake(got, mistakes, rtol=1e-4, atol=0)
         raise _fail(exercise, mistake or (
-            f"the loss is {got:.6g}, expected {expected:.6g}: the mean of (rescale * phi(sr_img) - "
-            "rescale * phi(hr_img))^2."))
+            f"none of the usual mistakes: {_gap_text(got, expected)}. The loss is the mean of (rescale * "
+            "phi(sr_img) - rescale * phi(hr_img))^2; check the rescale (on the features, not the loss) and the "
+            "mean (over every element)."))
     if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
         raise _fail(exercise, "the loss carries no gradient, so it cannot train the generator. Return a tensor (not "
                               ".item() or a float) and do not compute phi(sr_img) under torch.no_grad() or detach it.")
@@ -147,9 +154,10 @@ def check_vgg_content_loss(content_loss: Callable[..., torch.Tensor], *, convent
                               "saves the memory of its graph.")
     reference_sr = sr_img.clone().requires_grad_(True)
     (reference(reference_sr, hr_img) * factor).backward()
-    if not _close(sr_given.grad.double(), reference_sr.grad.double(), rtol=1e-3, atol=1e-9):
-        raise _fail(exercise, "the value is right but its gradient with respect to sr_img is not. Did you detach "
-                              "part of phi(sr_img)?")
+    if not _close(sr_given.grad.double(), reference_sr.grad.double(), rtol=1e-3):  # within 1e-3 of the largest
+        raise _fail(exercise, "the value is right but its gradient with respect to sr_img is not ("
+                              + _largest_gap(sr_given.grad.double(), reference_sr.grad.double(), "[b, c, y, x]")
+                              + "). Did you detach part of phi(sr_img)?")
     if convention == "eq5":
         _passed(exercise, f"eq. 5 as written: sum over the {channels} channels / (W H) of (phi(sr) / 12.75 - "
                           f"phi(hr) / 12.75)^2 at {layer}, gradient to sr_img only ({channels} times "
