@@ -34,6 +34,7 @@ Layer 3, training and evaluation:
 - ``evaluation``    lessons 02 and 07: the paper's protocol on whole data sets
 - ``training``      lessons 06 and 08: the trainers and their step functions
 - ``tradeoffs``     lesson 07: fidelity against a perceptual score, model names, network interpolation
+- ``benchmark_loader`` lesson 08: can the data loader keep up with the step (in memory or on disk, workers)
 - ``benchmark``     training throughput on this machine
 - ``upscale``       a course model on your own photograph
 
