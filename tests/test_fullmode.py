@@ -148,9 +148,9 @@ def kit_data_dir(tmp_path_factory):
     """The stand-in kit downloaded (and unpacked) once for the lessons."""
     data_dir = tmp_path_factory.mktemp("kit") / "data"
     with KitServer() as server, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data, "DATASETS", server.kit.specs)
+        patch.setattr(datasets, "DATASETS", server.kit.specs)
         for name in server.kit.specs:
-            data.download(name, data_dir, progress=False)
+            datasets.download(name, data_dir, progress=False)
     return data_dir
 
 
