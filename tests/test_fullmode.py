@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from srgan_edu import checkpoints, cli, data, datasets, training
+from srgan_edu import checkpoints, cli, datasets, training
 from srgan_edu.course import REPO_ROOT, execute_notebook
 
 from standin import LAYOUT, KitServer
