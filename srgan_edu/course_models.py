@@ -37,7 +37,7 @@ from srgan_edu.srresnet import SRResNet
 # The SHA-256 of each shipped weights file. It lives in the code, not beside the file, so
 # that a replaced file is caught even when its description was replaced with it.
 SHA256 = {
-    "SRResNet-MSE": "6bfab3a7b9289031d6e051aa11c95a0667c8c41d3e13c654b60780fce646b3d0",
+    "SRResNet-MSE": "f0b39148beabdfbf48fdb2d0b3db7aa5742b9352e0a7f3f870f62a4739e19a4e",
     "SRGAN-MSE": "2845220344ff5f6a260c5874c3497c5957dde479353b092e766b04ae694aed41",
 }
 

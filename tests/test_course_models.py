@@ -125,7 +125,7 @@ def measured():
 def test_srresnet_mse_beats_bicubic_on_the_builtin_test_images_as_its_card_says(measured):
     bicubic, srresnet, _ = measured[CourseModel.SRRESNET_MSE]
     card = CourseModel.SRRESNET_MSE.meta["measured"]["builtin_test_images"]
-    assert srresnet - bicubic > 0.3
+    assert srresnet - bicubic > 0.5  # measured +0.60 dB; the paper's +1.5 needs far more training (docs/models.md)
     assert abs(srresnet - card["model"]["mean"]["psnr"]) < 0.01  # the card is what the file measures
     assert abs(bicubic - card["bicubic"]["mean"]["psnr"]) < 0.01
 

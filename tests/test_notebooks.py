@@ -239,9 +239,9 @@ def _check_lesson_03(text: str) -> None:
     assert _number_after(r"SRResNet-MSE - bicubic on coffee:", text) > 0
     counts = re.search(r"beats bicubic: (\d+) of (\d+) in PSNR, (\d+) of (\d+) in SSIM", text)
     assert counts and counts[1] == counts[2] == counts[3] == counts[4] == "3", counts and counts[0]
-    # "the gains are tenths of a dB, not the paper's 3.6 dB on Set5"
+    # "the gains are tenths of a dB to about one dB, not the paper's 3.6 dB on Set5"
     gains = [float(v) for v in re.findall(r"^\w+ +[\d.]+ +[\d.]+ +([-+][\d.]+) +[\d.]+ +[\d.]+$", text, flags=re.M)]
-    assert len(gains) == 3 and all(0 < gain < 1 for gain in gains), gains
+    assert len(gains) == 3 and all(0 < gain < 1.5 for gain in gains), gains
     # "and its mean error is the lower of the two"
     errors = re.search(r"mean \|Y error\| in 8-bit levels: bicubic ([\d.]+), SRResNet-MSE ([\d.]+)", text)
     assert errors and float(errors[2]) < float(errors[1])
@@ -291,9 +291,9 @@ def _check_lesson_07(text: str) -> None:  # the course models on the built-in im
     # "SRResNet-MSE above bicubic in PSNR, SRGAN-MSE below SRResNet-MSE"
     assert _number_after(r"SRResNet-MSE - bicubic:", text) > 0
     assert _number_after(r"SRGAN-MSE - SRResNet-MSE:", text) < 0
-    # "SRGAN-MSE's high-frequency energy is more than twice SRResNet-MSE's; bicubic's and SRResNet-MSE's ratios
-    # are well below a quarter"
-    assert _number_after(r"high-frequency energy ratio, SRGAN-MSE / SRResNet-MSE:", text) > 2
+    # "SRGAN-MSE's high-frequency energy is more than 1.4 times SRResNet-MSE's; bicubic's and SRResNet-MSE's
+    # ratios are well below a quarter"
+    assert _number_after(r"high-frequency energy ratio, SRGAN-MSE / SRResNet-MSE:", text) > 1.4
     for method in ("bicubic", "SRResNet-MSE"):
         assert _number_after(rf"  {method}\s+PSNR\s+[\d.]+ dB\s+high-frequency energy / HR's on builtin:", text) < 0.25
     # "the path runs from SRResNet-MSE (higher PSNR, little fine detail) to the SRGAN (lower PSNR, more detail)"
