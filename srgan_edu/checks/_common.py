@@ -107,6 +107,16 @@ def _call(exercise: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
         ) from err
 
 
+def _lacks_argument(function: Callable, name: str) -> bool:
+    """True only when ``function``'s signature can be read and takes neither ``name`` nor ``**kwargs``."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return bool(parameters) and name not in parameters and not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
 def _fail(exercise: str, message: str) -> ExerciseError:
     number = _number(exercise)
     pointer = f" (stuck? checks.hint(\"{number}\"))" if number in HINTS else ""

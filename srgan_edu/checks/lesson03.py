@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import inspect
 from collections.abc import Callable, Sequence
 
 import torch
@@ -12,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srgan_edu.checks._common import (
+    _lacks_argument,
     _as_float, _as_tensor, _call, _calls, _close, _fail, _name, _passed, _largest_gap, _seeded, _sentence, _single_threaded, _unchanged,
     _which_mistake,
 )
@@ -179,12 +179,7 @@ def check_residual_block(block_class: Callable[[int], nn.Module]) -> None:
 def _check_residual_scaling(exercise: str, block_class: Callable[..., nn.Module], num_features: int,
                             features: torch.Tensor, *, res_scale: float) -> None:
     """The variation of 3.1: ``block_class(num_features, res_scale=s)`` returns input + s * branch."""
-    try:
-        parameters = inspect.signature(block_class).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if parameters and "res_scale" not in parameters and not any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    if _lacks_argument(block_class, "res_scale"):
         raise _fail(exercise, "your block is the paper's, but it has no res_scale argument: add res_scale=1.0 to "
                               "__init__ and return features + res_scale * residual.")
     with _seeded(3):

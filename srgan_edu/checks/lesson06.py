@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srgan_edu.checks._common import _as_float, _call, _close, _digits, _fail, _passed, _seeded, _single_threaded
+from srgan_edu.checks._common import _as_float, _lacks_argument, _call, _close, _digits, _fail, _passed, _seeded, _single_threaded
 from srgan_edu import losses, paper, training
 from srgan_edu.discriminator import Discriminator
 from srgan_edu.srresnet import SRResNet
@@ -133,12 +132,7 @@ def _smoothed_step(real_label: float, kind: str = "right") -> Callable:
 
 def _check_label_smoothing(exercise: str, discriminator_step: Callable, seed: int, real_label: float) -> None:
     """Phase two of 6.1: the same step with real images labelled ``real_label`` (one-sided label smoothing)."""
-    try:
-        parameters = inspect.signature(discriminator_step).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if parameters and "real_label" not in parameters and not any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    if _lacks_argument(discriminator_step, "real_label"):
         raise _fail(exercise, "your step is right for real_label=1, but it has no real_label argument: add "
                               "real_label=1.0 to its signature and use it as the target of the real images.")
     got_change, _, results = _play_discriminator_steps(discriminator_step, seed, exercise, real_label=real_label)
@@ -356,12 +350,7 @@ def _relativistic_generator_step(kind: str = "right") -> Callable:
 
 def _check_relativistic(exercise: str, generator_step: Callable, seed: int, weight: float) -> None:
     """Phase two of 6.2: the same step with ``relativistic=True`` (ESRGAN's L_G^Ra in place of l_Gen)."""
-    try:
-        parameters = inspect.signature(generator_step).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if parameters and "relativistic" not in parameters and not any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    if _lacks_argument(generator_step, "relativistic"):
         raise _fail(exercise, "your step is right for the paper's l_Gen, but it has no relativistic argument: add "
                               "relativistic=False to its signature and, when it is True, use ESRGAN's relativistic "
                               "average adversarial term instead of l_Gen.")
