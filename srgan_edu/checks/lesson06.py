@@ -348,6 +348,15 @@ def _relativistic_generator_step(kind: str = "right") -> Callable:
     return step
 
 
+def _raise_matching_mistake(exercise: str, got_change: torch.Tensor, mistakes: list[tuple[str, str]],
+                            mistaken_step: Callable[[str], Callable], seed: int, weight: float) -> None:
+    """Name the first listed mistake whose two steps move G's weights exactly as the learner's did."""
+    for description, kind in mistakes:
+        change, _, _ = _play_generator_steps(mistaken_step(kind), seed, adversarial_weight=weight)
+        if _relative_gap(got_change, change) < 1e-5:
+            raise _fail(exercise, description)
+
+
 def _check_relativistic(exercise: str, generator_step: Callable, seed: int, weight: float) -> None:
     """Phase two of 6.2: the same step with ``relativistic=True`` (ESRGAN's L_G^Ra in place of l_Gen)."""
     if _lacks_argument(generator_step, "relativistic"):
@@ -375,10 +384,7 @@ def _check_relativistic(exercise: str, generator_step: Callable, seed: int, weig
              "normalised with statistics of both kinds; score them as two batches, discriminator(sr_img) and "
              "discriminator(hr_img).", "joint_batch"),
         ]
-        for description, kind in mistakes:
-            change, _, _ = _play_generator_steps(_relativistic_generator_step(kind), seed, adversarial_weight=weight)
-            if _relative_gap(got_change, change) < 1e-5:
-                raise _fail(exercise, description)
+        _raise_matching_mistake(exercise, got_change, mistakes, _relativistic_generator_step, seed, weight)
         raise _fail(exercise, f"with relativistic=True, after two steps G's weights differ from the relativistic "
                               f"step's by {_relative_gap(got_change, expected_change):.2%} of the change (with "
                               "relativistic=False they agree). Check the adversarial term: D scores sr_img (with its "
@@ -480,10 +486,7 @@ def check_generator_step(generator_step: Callable[..., dict]) -> None:
             ("the content loss got sr_img.detach(): it then sends no gradient to G, which learns from the "
              "adversarial term alone. Detach nothing in G's step.", "content_detached"),
         ]
-        for description, kind in mistakes:
-            change, _, _ = _play_generator_steps(_generator_step_mistake(kind), seed, adversarial_weight=weight)
-            if _relative_gap(got_change, change) < 1e-5:
-                raise _fail(exercise, description)
+        _raise_matching_mistake(exercise, got_change, mistakes, _generator_step_mistake, seed, weight)
         raise _fail(exercise, f"after two steps G's weights differ from srgan_edu.training.generator_step's by "
                               f"{_relative_gap(got_change, expected_change):.2%} of the change. The step is: "
                               "fake_logits = discriminator(sr_img), l_SR = content_loss(sr_img, hr_img) + "
